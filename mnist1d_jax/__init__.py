@@ -5,8 +5,9 @@ training core -> a study -> a results file -> its figure.
 """
 
 from mnist1d_jax.config import ConfigError, DatasetConfig
+from mnist1d_jax.generator import Dataset, make_dataset
 from mnist1d_jax.templates import Templates, get_templates
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "DatasetConfig", "Templates", "get_templates", "__version__"]
+__all__ = ["ConfigError", "Dataset", "DatasetConfig", "Templates", "get_templates", "make_dataset", "__version__"]

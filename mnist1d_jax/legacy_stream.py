@@ -29,7 +29,11 @@ versions, so this reproduces the original generator exactly (to the last bit exc
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +41,8 @@ _TWO_POW_53 = 9007199254740992.0
 _TWO_POW_26 = 67108864.0
 # How many examples' worth of words to draw at a time: ~400k words, so the tables stay in the CPU cache.
 _EXAMPLES_PER_BLOCK = 1024
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,16 @@ def _mask_for(rng: int) -> int:
     for s in (1, 2, 4, 8, 16, 32):
         mask |= mask >> s
     return mask
+
+
+def _unit_interval_pm1(words: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``2 d - 1`` for the legacy doubles d at `idx`, computed as ``N 2**-52 - 1``: the same number, since
+    ``d = N / 2**53`` with an integer N < 2**53 and scaling by powers of two is exact."""
+    x = (words[idx] >> 5) * _TWO_POW_26
+    x += words[idx + 1] >> 6
+    x *= 2.0**-52
+    x -= 1.0
+    return x
 
 
 def _doubles_at(words: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -98,41 +114,38 @@ def _accepted_attempts(words: np.ndarray) -> np.ndarray:
 
 
 class _Block:
-    """Lookup tables over one block of raw words (see the module docstring)."""
+    """Lookup tables over one block of raw words (see the module docstring).
+
+    Attempts are laid out class-major: attempt ``g = r * K + j`` is the one reading words ``4 j + r ...``.
+    ``accepted[a]`` lists the accepted attempts in that order, and ``rank[g]`` counts the accepted attempts
+    before g, so the L pairs of an example whose first attempt is g are ``accepted[rank[g] : rank[g] + L]``.
+    """
 
     def __init__(self, words: np.ndarray):
         self.words = words
         self.size = len(words)
-        accepted = _accepted_attempts(words)
-        # Per residue class r: the accepted attempts (in class coordinates j, word 4j + r) and, for every j,
-        # how many accepted attempts precede it (the rank of the first accepted attempt at or after j).
-        self.accepted_by_class = []
-        self.rank_by_class = []
-        for r in range(4):
-            acc = accepted[r::4]
-            self.accepted_by_class.append(np.flatnonzero(acc))
-            rank = np.zeros(len(acc) + 1, dtype=np.int32)
-            np.cumsum(acc, dtype=np.int32, out=rank[1:])
-            self.rank_by_class.append(rank)
+        attempts = _accepted_attempts(words)
+        self.per_class = k = len(attempts) // 4
+        class_major = np.ascontiguousarray(attempts[: 4 * k].reshape(k, 4).T).reshape(-1)
+        self.accepted = np.flatnonzero(class_major)
+        self.rank = np.zeros(4 * k + 1, dtype=np.int32)
+        np.cumsum(class_major, dtype=np.int32, out=self.rank[1:])
 
 
-def _walk(block: _Block, todo: int, length: int, translation_rng: int):
-    """Find the word positions of up to `todo` examples in `block`, starting at word 0.
+def _walk(block: _Block, start: int, stop: int, todo: int, length: int, translation_rng: int):
+    """Find the word positions of up to `todo` examples in `block` that start in [start, stop).
 
     Returns (starts, choice_pos, classes, ranks, shear_pos, end): per example the word of its first draw,
-    the word its ``choice`` accepted, its Box-Muller residue class and rank of its first pair, the word of
-    its shear draw; and the word after the last complete example. Stops early when the block runs out.
+    the word its ``choice`` accepted, its Box-Muller residue class and the index into ``block.accepted`` of
+    its first pair, the word of its shear draw; and the word where the next example starts. Stops early if an example would run past the
+    end of the block (the caller then extends the block).
     """
     starts, choice_pos, classes, ranks, shear_pos = [], [], [], [], []
-    m = block.size
-    words = block.words
+    m, k = block.size, block.per_class
+    words, accepted, rank_of = block.words, block.accepted, block.rank
     mask = _mask_for(translation_rng)
-    acc_lists = block.accepted_by_class
-    rank_tables = block.rank_by_class
-    acc_lens = [len(a) for a in acc_lists]
-    rank_lens = [len(t) for t in rank_tables]
-    p = 0
-    for _ in range(todo):
+    p = start
+    while len(starts) < todo and p < stop:
         q = p + 4  # two rand() draws of two words each
         if translation_rng > 0:
             while q < m and words.item(q) & mask > translation_rng:
@@ -141,12 +154,13 @@ def _walk(block: _Block, todo: int, length: int, translation_rng: int):
         else:
             g = q  # randint(0, 1) consumes nothing
         r, j = g & 3, g >> 2
-        if j >= rank_lens[r]:
+        if j >= k:
             break
-        rank = rank_tables[r].item(j)
-        if rank + length > acc_lens[r]:
+        rank = rank_of.item(r * k + j)
+        last = accepted.item(rank + length - 1) if rank + length <= len(accepted) else 4 * k
+        if last >= (r + 1) * k:  # the class ran out of attempts in this block
             break
-        s = 4 * (acc_lists[r].item(rank + length - 1) + 1) + r
+        s = 4 * (last - r * k + 1) + r
         if s + 2 > m:
             break
         starts.append(p)
@@ -163,24 +177,27 @@ def _gather(block: _Block, walked, length: int, translation_rng: int) -> Example
     starts, choice_pos, classes, ranks, shear_pos, _ = walked
     words = block.words
     starts = np.asarray(starts, dtype=np.int64)
-    n = len(starts)
     if translation_rng > 0:
         shift = (words[np.asarray(choice_pos, dtype=np.int64)] & _mask_for(translation_rng)).astype(np.int64)
     else:
-        shift = np.zeros(n, dtype=np.int64)
-    classes = np.asarray(classes, dtype=np.int64)
-    ranks = np.asarray(ranks, dtype=np.int64)
-    # Word positions of every example's L accepted Box-Muller attempts, (n, L).
-    offsets = np.cumsum([0] + [len(a) for a in block.accepted_by_class])
-    flat_accepted = np.concatenate(block.accepted_by_class)
-    idx = (offsets[classes] + ranks)[:, None] + np.arange(length)
-    attempt = 4 * flat_accepted[idx] + classes[:, None]
-    x1 = 2.0 * _doubles_at(words, attempt) - 1.0
-    x2 = 2.0 * _doubles_at(words, attempt + 2) - 1.0
-    r2 = x1 * x1 + x2 * x2
-    f = np.sqrt(-2.0 * np.log(r2) / r2)
+        shift = np.zeros(len(starts), dtype=np.int64)
+    # Word positions of every example's L accepted Box-Muller attempts, (n, L): attempt g = r K + j of the
+    # class-major layout reads words from 4 j + r = 4 g - r (4 K - 1).
+    g = block.accepted[np.asarray(ranks, dtype=np.int64)[:, None] + np.arange(length)]
+    attempt = 4 * g
+    attempt -= (np.asarray(classes, dtype=np.int64) * (4 * block.per_class - 1))[:, None]
+    x1, x2 = _unit_interval_pm1(words, attempt), _unit_interval_pm1(words, attempt + 2)
+    r2 = x1 * x1
+    r2 += x2 * x2
+    f = np.log(r2)
+    f *= -2.0
+    f /= r2
+    np.sqrt(f, out=f)
     # Each attempt returns f * x2 first and caches f * x1 for the next call.
-    normals = np.stack([f * x2, f * x1], axis=-1).reshape(n, 2, length)
+    normals = np.empty((len(starts), length, 2))
+    np.multiply(f, x2, out=normals[..., 0])
+    np.multiply(f, x1, out=normals[..., 1])
+    normals = normals.reshape(len(starts), 2, length)
     return ExampleDraws(
         pad_u=_doubles_at(words, starts),
         scale_u=_doubles_at(words, starts + 2),
@@ -190,49 +207,106 @@ def _gather(block: _Block, walked, length: int, translation_rng: int) -> Example
     )
 
 
-def draw_examples(
-    rs: np.random.RandomState, num_examples: int, length: int, max_translation: int
-) -> ExampleDraws:
-    """Make the draws of `num_examples` examples exactly as the original's per-example loop would.
+class _WordStream:
+    """The raw words of a `RandomState`, handed out as overlapping windows.
+
+    Window k holds words ``[k W, (k + 1) W + V)``: examples *starting* in its first W words are walked in it,
+    and the overlap V lets the last of them finish. Words are drawn in order; the state before each draw is
+    kept so the `RandomState` can be rewound to any word at the end.
+    """
+
+    def __init__(self, rs: np.random.RandomState, window: int, overlap: int):
+        self.rs, self.window = rs, window
+        self.saved = [(0, rs.get_state())]
+        self.tail = self._draw(overlap)
+        self.drawn = overlap
+
+    def _draw(self, size: int) -> np.ndarray:
+        # randint over the full uint32 range returns the raw Mersenne-Twister words, one word each.
+        return self.rs.randint(0, 2**32, size=size, dtype=np.uint32)
+
+    def next_window(self) -> np.ndarray:
+        self.saved.append((self.drawn, self.rs.get_state()))
+        words = np.concatenate([self.tail, self._draw(self.window)])
+        self.drawn += self.window
+        self.tail = words[self.window :]
+        return words
+
+    def rewind_to(self, position: int) -> None:
+        """Leave the `RandomState` at absolute word `position` (<= words drawn so far)."""
+        origin, state = max((s for s in self.saved if s[0] <= position), key=lambda s: s[0])
+        self.rs.set_state(state)
+        if position > origin:
+            self._draw(position - origin)
+
+
+def map_example_draws(
+    rs: np.random.RandomState,
+    num_examples: int,
+    length: int,
+    max_translation: int,
+    fn: Callable[[ExampleDraws, int], T],
+    workers: int = 2,
+) -> list[T]:
+    """Make the draws of `num_examples` examples exactly as the original loop would, and map `fn` over them.
+
+    The draws come in blocks of consecutive examples; ``fn(draws, first_example_index)`` runs on each block
+    in a thread pool (NumPy releases the GIL), together with the word-stream tables of the blocks ahead,
+    while this thread walks the stream. Results are returned in order.
 
     Args:
-      rs: the stream to read; it is left exactly where the original loop leaves it.
+      rs: the stream to read. On return it stands exactly where the original loop would have left it.
       num_examples: how many examples.
       length: the working length L (each ``randn`` call draws L normals).
       max_translation: T of ``choice(T)``.
+      fn: what to compute from each block of draws.
+      workers: threads for the tables and for `fn`.
     """
     if rs.get_state(legacy=False)["has_gauss"]:
-        raise ValueError("draw_examples needs a stream with no cached normal (has_gauss = 0)")
+        raise ValueError("the legacy stream has a cached normal; the generator must start without one")
     rng = max_translation - 1
     words_per_example = 6 + 4 * length / (np.pi / 4) + (_mask_for(rng) + 1) / max_translation
-    leftover = np.empty(0, dtype=np.uint32)
-    # MT state before the words that start at `leftover`: the position to rewind `rs` to at the end.
-    leftover_state, leftover_skip = rs.get_state(), 0
-    parts = []
-    done = 0
-    while done < num_examples:
-        todo = min(num_examples - done, _EXAMPLES_PER_BLOCK)
-        state_before = rs.get_state()
-        # randint over the full uint32 range returns the raw Mersenne-Twister words, one word each.
-        new = rs.randint(0, 2**32, size=int(todo * words_per_example * 1.02) + 64, dtype=np.uint32)
-        words = np.concatenate([leftover, new])
-        block = _Block(words)
-        walked = _walk(block, todo, length, rng)
-        if walked[0]:
-            parts.append(_gather(block, walked, length, rng))
-            done += len(walked[0])
-        end = walked[-1]
-        if end >= len(leftover):  # the next block starts inside the words drawn just now
-            leftover_state, leftover_skip = state_before, end - len(leftover)
-        else:
-            leftover_skip += end
-        leftover = words[end:]
-    # Rewind `rs` to the first word not consumed by the examples.
-    rs.set_state(leftover_state)
-    if leftover_skip:
-        rs.randint(0, 2**32, size=leftover_skip, dtype=np.uint32)
-    return ExampleDraws(*(np.concatenate(field) for field in zip(*(_fields(p) for p in parts), strict=True)))
+    window = 4 * int(_EXAMPLES_PER_BLOCK * words_per_example / 4)  # a multiple of 4 keeps residue classes
+    overlap = 4 * int(max(2048, 4 * words_per_example) / 4)
+    stream = _WordStream(rs, window, overlap)
+    results = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        ahead: deque = deque()
+
+        def prefetch(count: int) -> None:
+            while len(ahead) < count:
+                words = stream.next_window()
+                ahead.append((words, pool.submit(_Block, words)))
+
+        base, p, done = 0, 0, 0  # base: absolute word of the current window's first word
+        prefetch(3)
+        words, tables = ahead.popleft()
+        block, stop = tables.result(), window
+        while True:
+            walked = _walk(block, p, stop, num_examples - done, length, rng)
+            if walked[0]:
+                results.append(pool.submit(fn, _gather(block, walked, length, rng), done))
+                done += len(walked[0])
+            p = walked[-1]
+            if done == num_examples:
+                break
+            if p < stop:
+                # An example starting in this window runs past its overlap (very rare): merge the next window in.
+                prefetch(1)
+                more, _ = ahead.popleft()
+                words = np.concatenate([words[:stop], more])
+                block, stop = _Block(words), stop + window
+                continue
+            prefetch(3)
+            words, tables = ahead.popleft()
+            base, p = base + stop, p - stop
+            block, stop = tables.result(), window
+        stream.rewind_to(base + p)
+        return [r.result() for r in results]
 
 
-def _fields(draws: ExampleDraws):
-    return draws.pad_u, draws.scale_u, draws.shift, draws.normals, draws.shear_u
+def draw_examples(rs: np.random.RandomState, num_examples: int, length: int, max_translation: int) -> ExampleDraws:
+    """All draws of `num_examples` examples in one `ExampleDraws` (see `map_example_draws`)."""
+    blocks = map_example_draws(rs, num_examples, length, max_translation, lambda draws, _: draws)
+    fields = ("pad_u", "scale_u", "shift", "normals", "shear_u")
+    return ExampleDraws(**{f: np.concatenate([getattr(b, f) for b in blocks]) for f in fields})
