@@ -29,6 +29,9 @@ class Dataset:
       t: (final_seq_length,) float64 time axis (for plotting only).
       templates: the normalised templates the examples were made from.
       config: the config that made it.
+      raw_mean, raw_std: the pooled mean and population std of the raw inputs that standardised them.
+      seq_permutation: (final_seq_length,) int64 column permutation applied when ``config.shuffle_seq``,
+        else None.
     """
 
     x: np.ndarray
@@ -38,6 +41,9 @@ class Dataset:
     t: np.ndarray
     templates: Templates
     config: DatasetConfig
+    raw_mean: float
+    raw_std: float
+    seq_permutation: np.ndarray | None = None
 
     def as_dict(self) -> dict:
         """The original package's dict layout: x, x_test, y, y_test, t and a ``templates`` dict."""
@@ -52,7 +58,8 @@ class Dataset:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All arrays flat, with ``templates_*`` keys: what files store and hash."""
-        return {
+        extra = {} if self.seq_permutation is None else {"seq_permutation": self.seq_permutation}
+        return extra | {
             "x": self.x,
             "y": self.y,
             "x_test": self.x_test,
@@ -158,17 +165,28 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
 
     perm = rs.permutation(n)
     x_raw, y = x_raw[perm], y[perm]
+    seq_permutation = None
     if config.shuffle_seq:
-        x_raw = x_raw[:, rs.permutation(config.final_seq_length)]
+        seq_permutation = rs.permutation(config.final_seq_length)
+        x_raw = x_raw[:, seq_permutation]
 
     # The time axis: the template's, resampled 12 -> L -> final length like the signals, over the raw std.
     t = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, len(templates.t)), templates.t)
     t = np.interp(np.linspace(0, 1, config.final_seq_length), np.linspace(0, 1, length), t)
-    std = x_raw.std()
+    std, mean = x_raw.std(), x_raw.mean()
     t = t / std
-    x = (x_raw - x_raw.mean()) / std
+    x = (x_raw - mean) / std
 
     split = config.num_train
     return Dataset(
-        x=x[:split], y=y[:split], x_test=x[split:], y_test=y[split:], t=t, templates=templates, config=config
+        x=x[:split],
+        y=y[:split],
+        x_test=x[split:],
+        y_test=y[split:],
+        t=t,
+        templates=templates,
+        config=config,
+        raw_mean=float(mean),
+        raw_std=float(std),
+        seq_permutation=seq_permutation,
     )

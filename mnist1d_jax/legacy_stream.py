@@ -20,11 +20,13 @@ only *where* each example starts; that walk costs a handful of table look-ups pe
   attempts of one example lie in the same residue class ``i mod 4``, and the example's ``L`` accepted pairs
   (``2L`` normals: the spare is always used up by the second ``randn(L)``) are the ``L`` consecutive entries
   of that class's list of accepted positions, found with one cumulative-count look-up;
-* the next accepted ``choice`` word after any position is a reverse running minimum.
+* ``choice`` accepts a word with probability >= 1/2, so scanning for it word by word is short.
 
-The numbers are then gathered from the word block in one go. The legacy stream is frozen across NumPy
-versions, so this reproduces the original generator exactly (to the last bit except for NumPy's vectorised
-``log``, which differs from the C library's ``log`` used by ``randn`` in the last bit for ~0.4 % of inputs).
+The numbers are then gathered from the word block in one go, and blocks are processed on two threads (NumPy
+releases the GIL) while the walk goes on. The legacy stream is frozen across NumPy versions, so this
+reproduces the original draws exactly: uniforms, shifts and acceptance decisions to the last bit, normals to
+1 ulp (NumPy's vectorised ``log`` differs from the C library's ``log`` that ``randn`` calls in the last bit
+for ~0.4 % of inputs).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _TWO_POW_53 = 9007199254740992.0
 _TWO_POW_26 = 67108864.0
 # How many examples' worth of words to draw at a time: ~400k words, so the tables stay in the CPU cache.
 _EXAMPLES_PER_BLOCK = 1024
+# Words shared by consecutive windows: room for the last examples of a window to finish.
+_MIN_OVERLAP = 2048
+_OVERLAP_EXAMPLES = 4
 
 T = TypeVar("T")
 
@@ -137,8 +142,8 @@ def _walk(block: _Block, start: int, stop: int, todo: int, length: int, translat
 
     Returns (starts, choice_pos, classes, ranks, shear_pos, end): per example the word of its first draw,
     the word its ``choice`` accepted, its Box-Muller residue class and the index into ``block.accepted`` of
-    its first pair, the word of its shear draw; and the word where the next example starts. Stops early if an example would run past the
-    end of the block (the caller then extends the block).
+    its first pair, the word of its shear draw; and the word where the next example starts. Stops early if
+    an example would run past the end of the block (the caller then extends the block).
     """
     starts, choice_pos, classes, ranks, shear_pos = [], [], [], [], []
     m, k = block.size, block.per_class
@@ -266,8 +271,8 @@ def map_example_draws(
         raise ValueError("the legacy stream has a cached normal; the generator must start without one")
     rng = max_translation - 1
     words_per_example = 6 + 4 * length / (np.pi / 4) + (_mask_for(rng) + 1) / max_translation
-    window = 4 * int(_EXAMPLES_PER_BLOCK * words_per_example / 4)  # a multiple of 4 keeps residue classes
-    overlap = 4 * int(max(2048, 4 * words_per_example) / 4)
+    window = 4 * max(1, int(_EXAMPLES_PER_BLOCK * words_per_example / 4))  # multiple of 4: keeps residue classes
+    overlap = 4 * int(max(_MIN_OVERLAP, _OVERLAP_EXAMPLES * words_per_example) / 4)
     stream = _WordStream(rs, window, overlap)
     results = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

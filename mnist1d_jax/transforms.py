@@ -101,17 +101,6 @@ def gaussian_smooth(noise: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     return out
 
 
-def dilated_templates(templates_x: np.ndarray, pads: np.ndarray, length: int) -> dict[tuple[int, int], np.ndarray]:
-    """Every (class, padding) pair's template after ``+ EPS``, zero padding and stretching to ``length``."""
-    table = {}
-    target = np.linspace(0, 1, length)
-    for label in range(len(templates_x)):
-        for p in np.unique(pads).tolist():
-            row = np.concatenate([templates_x[label] + EPS, np.zeros(p)])
-            table[label, p] = np.interp(target, np.linspace(0, 1, len(row)), row)
-    return table
-
-
 def translate(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Circular right shift of each row of ``x`` (n, L) by ``shift`` (n,), all shifts in [0, L)."""
     length = x.shape[-1]

@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests run on the CPU with a private dataset cache."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def frozen():
+    """The paper's frozen dataset (tests/data/README.md)."""
+    with np.load(DATA / "mnist1d_frozen.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Never touch the user's cache: every test gets its own cache folder."""
+    monkeypatch.setenv("MNIST1D_JAX_CACHE", str(tmp_path / "cache"))

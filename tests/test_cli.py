@@ -1,0 +1,56 @@
+"""The mnist1d-jax command end to end."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mnist1d_jax import DatasetConfig, make_dataset
+from mnist1d_jax.cli import main
+from mnist1d_jax.io import load_dataset
+
+
+def test_data_writes_the_requested_config(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    assert main(["data", "--num-samples", "300", "--shuffle-seq", "--padding", "30", "50", "-o", str(out)]) == 0
+    assert "240 train + 60 test" in capsys.readouterr().out
+    dataset = load_dataset(out)
+    expected = DatasetConfig(num_samples=300, shuffle_seq=True, padding=(30, 50))
+    assert dataset.config == expected
+    np.testing.assert_array_equal(dataset.x, make_dataset(expected).x)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--num-samples", "1234"], "multiple of 10"),
+        (["--padding", "60", "36"], "low <= high"),
+        (["--train-split", "1.5"], "open interval"),
+        (["--final-seq-length", "1"], ">= 2"),
+    ],
+)
+def test_data_rejects_invalid_options(tmp_path, capsys, args, fragment):
+    with pytest.raises(SystemExit) as info:
+        main(["data", *args, "-o", str(tmp_path / "d.npz")])
+    assert info.value.code == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "d.npz").exists()
+
+
+def test_figure_from_a_file_writes_png_and_json(tmp_path):
+    data = tmp_path / "d.npz"
+    main(["data", "--num-samples", "200", "-o", str(data)])
+    png = tmp_path / "figs" / "dataset.png"
+    assert main(["figure", "--data", str(data), "-o", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    record = json.loads(png.with_suffix(".json").read_text())
+    assert record["config"]["num_samples"] == 200 and record["provenance"]["versions"]["numpy"]
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "mnist1d_jax.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "data" in out.stdout and "figure" in out.stdout

@@ -1,0 +1,123 @@
+"""Safe files: round trip, hash, atomic writes, clear errors for bad files, the cache."""
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist1d_jax import DatasetConfig, make_dataset
+from mnist1d_jax import io as dio
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_dataset(DatasetConfig(num_samples=200, shuffle_seq=True))
+
+
+def test_round_trip(small, tmp_path):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    back = dio.load_dataset(path)
+    assert back.config == small.config
+    for key, value in small.arrays().items():
+        np.testing.assert_array_equal(back.arrays()[key], value)
+    assert back.raw_std == small.raw_std and back.raw_mean == small.raw_mean
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]  # no temporary file left behind
+
+
+def test_files_hold_no_pickles(small, tmp_path):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    with np.load(path, allow_pickle=False) as npz:  # would raise on any object array
+        assert all(npz[k].dtype != object for k in npz.files)
+
+
+def test_truncated_file_names_the_file(small, tmp_path):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(dio.DatasetFileError, match=str(path)):
+        dio.load_dataset(path)
+
+
+def test_foreign_npz_is_refused(tmp_path):
+    path = tmp_path / "foreign.npz"
+    np.savez(path, x=np.zeros(3))
+    with pytest.raises(dio.DatasetFileError, match="not written by save_dataset"):
+        dio.load_dataset(path)
+
+
+def test_tampered_array_fails_the_hash(small, tmp_path):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    with np.load(path) as npz:
+        contents = {k: npz[k] for k in npz.files}
+    contents["x"] = contents["x"].copy()
+    contents["x"][0, 0] += 1e-9
+    np.savez(path, **contents)
+    with pytest.raises(dio.DatasetFileError, match="SHA-256"):
+        dio.load_dataset(path)
+
+
+def test_other_format_version_and_bad_header(small, tmp_path):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    with np.load(path) as npz:
+        contents = {k: npz[k] for k in npz.files}
+    header = json.loads(str(contents["__header__"]))
+    contents["__header__"] = np.array(json.dumps(header | {"format_version": 99}))
+    np.savez(path, **contents)
+    with pytest.raises(dio.DatasetFileError, match="format version 99"):
+        dio.load_dataset(path)
+    contents["__header__"] = np.array("{not json")
+    np.savez(path, **contents)
+    with pytest.raises(dio.DatasetFileError, match="not valid JSON"):
+        dio.load_dataset(path)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        dio.load_dataset("/nonexistent/d.npz")
+
+
+def test_a_crash_mid_write_keeps_the_old_file(small, tmp_path, monkeypatch):
+    path = dio.save_dataset(small, tmp_path / "d.npz")
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        dio.save_dataset(small, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]
+
+
+def test_cache_generates_once_then_reads(tmp_path):
+    config = DatasetConfig(num_samples=100)
+    first = dio.get_dataset(config)
+    path = dio.cache_path(config)
+    assert path.exists() and path.parent == tmp_path / "cache"
+    mtime = path.stat().st_mtime_ns
+    second = dio.get_dataset(config)
+    assert path.stat().st_mtime_ns == mtime
+    np.testing.assert_array_equal(first.x, second.x)
+
+
+def test_corrupt_cache_file_is_regenerated_with_a_warning():
+    config = DatasetConfig(num_samples=100)
+    dio.get_dataset(config)
+    path = dio.cache_path(config)
+    path.write_bytes(b"garbage")
+    with pytest.warns(dio.CacheWarning, match=str(path)):
+        again = dio.get_dataset(config)
+    np.testing.assert_array_equal(again.x, make_dataset(config).x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dio.get_dataset(config)  # the regenerated file is fine: no second warning
+    assert zipfile.is_zipfile(path)
+
+
+def test_cache_file_of_another_config_is_regenerated(small):
+    config = DatasetConfig(num_samples=100)
+    dio.save_dataset(small, dio.cache_path(config))
+    with pytest.warns(dio.CacheWarning, match="another config"):
+        assert dio.get_dataset(config).config == config
