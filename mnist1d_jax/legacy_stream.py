@@ -255,9 +255,9 @@ def map_example_draws(
 ) -> list[T]:
     """Make the draws of `num_examples` examples exactly as the original loop would, and map `fn` over them.
 
-    The draws come in blocks of consecutive examples; ``fn(draws, first_example_index)`` runs on each block
-    in a thread pool (NumPy releases the GIL), together with the word-stream tables of the blocks ahead,
-    while this thread walks the stream. Results are returned in order.
+    Three kinds of work overlap (NumPy releases the GIL): one thread draws the word windows ahead and builds
+    their tables, this thread walks the stream, and `workers` threads gather each block's numbers and run
+    ``fn(draws, first_example_index)`` on them. Results are returned in order.
 
     Args:
       rs: the stream to read. On return it stands exactly where the original loop would have left it.
@@ -265,7 +265,7 @@ def map_example_draws(
       length: the working length L (each ``randn`` call draws L normals).
       max_translation: T of ``choice(T)``.
       fn: what to compute from each block of draws.
-      workers: threads for the tables and for `fn`.
+      workers: threads for gathering and `fn`.
     """
     if rs.get_state(legacy=False)["has_gauss"]:
         raise ValueError("the legacy stream has a cached normal; the generator must start without one")
@@ -274,38 +274,42 @@ def map_example_draws(
     window = 4 * max(1, int(_EXAMPLES_PER_BLOCK * words_per_example / 4))  # multiple of 4: keeps residue classes
     overlap = 4 * int(max(_MIN_OVERLAP, _OVERLAP_EXAMPLES * words_per_example) / 4)
     stream = _WordStream(rs, window, overlap)
+
+    def produce():  # runs on the single producer thread, so windows are drawn in stream order
+        words = stream.next_window()
+        return words, _Block(words)
+
+    def consume(block, walked, first):
+        return fn(_gather(block, walked, length, rng), first)
+
     results = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        ahead: deque = deque()
-
-        def prefetch(count: int) -> None:
-            while len(ahead) < count:
-                words = stream.next_window()
-                ahead.append((words, pool.submit(_Block, words)))
-
+    with ThreadPoolExecutor(max_workers=1) as producer, ThreadPoolExecutor(max_workers=workers) as pool:
+        ahead: deque = deque(producer.submit(produce) for _ in range(3))
         base, p, done = 0, 0, 0  # base: absolute word of the current window's first word
-        prefetch(3)
-        words, tables = ahead.popleft()
-        block, stop = tables.result(), window
+        words, block = ahead.popleft().result()
+        stop = window
         while True:
             walked = _walk(block, p, stop, num_examples - done, length, rng)
             if walked[0]:
-                results.append(pool.submit(fn, _gather(block, walked, length, rng), done))
+                results.append(pool.submit(consume, block, walked, done))
                 done += len(walked[0])
             p = walked[-1]
             if done == num_examples:
                 break
+            if not ahead:
+                ahead.append(producer.submit(produce))
             if p < stop:
                 # An example starting in this window runs past its overlap (very rare): merge the next window in.
-                prefetch(1)
-                more, _ = ahead.popleft()
+                more, _ = ahead.popleft().result()
                 words = np.concatenate([words[:stop], more])
                 block, stop = _Block(words), stop + window
                 continue
-            prefetch(3)
-            words, tables = ahead.popleft()
-            base, p = base + stop, p - stop
-            block, stop = tables.result(), window
+            ahead.append(producer.submit(produce))
+            words, block = ahead.popleft().result()
+            base, p, stop = base + stop, p - stop, window
+        for future in ahead:  # let the producer finish before rewinding the stream it draws from
+            future.cancel()
+        producer.shutdown(wait=True)
         stream.rewind_to(base + p)
         return [r.result() for r in results]
 

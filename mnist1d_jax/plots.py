@@ -10,8 +10,11 @@ matplotlib.use("Agg")  # figures are files; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mnist1d_jax import transforms  # noqa: E402
+from mnist1d_jax.config import DatasetConfig  # noqa: E402
 from mnist1d_jax.generator import Dataset  # noqa: E402
-from mnist1d_jax.templates import NUM_CLASSES  # noqa: E402
+from mnist1d_jax.legacy_stream import draw_examples  # noqa: E402
+from mnist1d_jax.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates  # noqa: E402
 
 
 def example_indices(dataset: Dataset, per_class: int) -> np.ndarray:
@@ -28,32 +31,74 @@ def _vertical(ax, values, t, color, lim):
     ax.set_yticks([])
 
 
-def draw_dataset_figure(dataset: Dataset, path, per_class: int = 3) -> dict:
-    """Templates (top row, on [-1, 1]^2) and `per_class` training examples of each digit (on [-6, 6]^2).
+def construction_steps(config: DatasetConfig, label: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """One example made step by step by the recipe of EXPERIMENTS.md §1.5: [(step name, t, x), ...].
+
+    The random numbers come from ``RandomState(seed)`` exactly as the generator draws them for one example.
+    """
+    rs = np.random.RandomState(seed)
+    d = draw_examples(rs, 1, config.working_length, config.max_translation)
+    templates = get_templates()
+    length = config.working_length
+    t_work = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, TEMPLATE_POINTS), templates.t)
+    low, high = config.padding
+    pad = low + int(d.pad_u[0] * (high - low + 1))
+    row = np.concatenate([templates.x[label] + transforms.EPS, np.zeros(pad)])
+    stretched = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, len(row)), row)
+    moved = transforms.translate(stretched[None] * (1 + config.scale_coeff * (d.scale_u[0] - 0.5)), d.shift)[0]
+    background = transforms.gaussian_smooth(config.corr_noise_scale * d.normals[:, 0])[0]
+    noisy = np.where(moved != 0, moved, background)
+    noisier = noisy + config.iid_noise_scale * d.normals[0, 1]
+    sheared = noisier - config.shear_scale * (d.shear_u[0] - 0.5) * np.linspace(-0.5, 0.5, length)
+    final = transforms.linear_resample(sheared[None], config.final_seq_length)[0]
+    t_final = np.interp(np.linspace(0, 1, config.final_seq_length), np.linspace(0, 1, length), t_work)
+    return [
+        ("template", templates.t, templates.x[label]),
+        (f"pad {pad} + stretch", t_work, stretched),
+        (f"scale, shift {int(d.shift[0])}", t_work, moved),
+        ("+ smooth noise", t_work, noisy),
+        ("+ white noise", t_work, noisier),
+        ("shear", t_work, sheared),
+        (f"resample to {config.final_seq_length}", t_final, final),
+    ]
+
+
+def draw_dataset_figure(dataset: Dataset, path, per_class: int = 2) -> dict:
+    """Templates (top row), one example made step by step (second row) and `per_class` training examples
+    of each digit (standardised, on [-6, 6]^2).
 
     Returns what was drawn (the example indices), for the JSON written beside the figure.
     """
     idx = example_indices(dataset, per_class)
-    fig, axes = plt.subplots(1 + per_class, NUM_CLASSES, figsize=(1.3 * NUM_CLASSES, 1.5 * (1 + per_class)))
+    rows = 2 + per_class
+    fig, axes = plt.subplots(rows, NUM_CLASSES, figsize=(1.3 * NUM_CLASSES, 1.55 * rows))
     for c in range(NUM_CLASSES):
         _vertical(axes[0, c], dataset.templates.x[c], dataset.templates.t, "tab:blue", 1.0)
         axes[0, c].set_title(str(c), fontsize=13)
         for row in range(per_class):
-            i = idx[c, row]
-            _vertical(axes[1 + row, c], dataset.x[i], dataset.t, "black", 6.0)
+            _vertical(axes[2 + row, c], dataset.x[idx[c, row]], dataset.t, "black", 6.0)
+    steps = construction_steps(dataset.config)
+    for col, ax in enumerate(axes[1]):
+        if col >= len(steps):
+            ax.axis("off")
+            continue
+        name, t, x = steps[col]
+        _vertical(ax, x, t, "tab:red", 1.0)
+        ax.set_title(name, fontsize=8)
     axes[0, 0].set_ylabel("template", fontsize=9)
+    axes[1, 0].set_ylabel("making a 3", fontsize=9)
     for row in range(per_class):
-        axes[1 + row, 0].set_ylabel("example", fontsize=9)
+        axes[2 + row, 0].set_ylabel("example", fontsize=9)
     cfg = dataset.config
     fig.suptitle(
-        f"MNIST-1D: templates and transformed training examples "
+        f"MNIST-1D: templates, how an example is made, and training examples "
         f"({cfg.num_train:,} train / {cfg.num_test:,} test, seed {cfg.seed})",
         fontsize=11,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return {"example_indices": idx.tolist()}
+    return {"example_indices": idx.tolist(), "construction": {"label": 3, "seed": 0}}
 
 
 def write_dataset_figure(data_path=None, png_path="figures/dataset.png") -> tuple[Path, dict]:
