@@ -31,7 +31,7 @@ def _vertical(ax, values, t, color, lim):
     ax.set_yticks([])
 
 
-def construction_steps(config: DatasetConfig, label: int = 3, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def construction_steps(config: DatasetConfig, label: int = 3, seed: int = 0) -> list[tuple]:
     """One example made step by step by the recipe of EXPERIMENTS.md §1.5: [(step name, t, x), ...].
 
     The random numbers come from ``RandomState(seed)`` exactly as the generator draws them for one example.

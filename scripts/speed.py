@@ -62,8 +62,8 @@ def run_data(quick: bool) -> list[dict]:
         ours_s, ours = _timed(lambda config=config: make_dataset(config), repeats=3)
         ref_s, ref = _timed(lambda config=config: _reference_dataset(config))
         if ref is None:
-            rows.append({"what": f"generate {n:,} examples", "ours_s": ours_s, "reference_s": None, "ratio": None,
-                         "note": "reference package `mnist1d` not installed"})
+            rows.append({"what": f"generate {n:,} examples", "ours_s": ours_s, "reference_s": None,
+                         "ratio": None, "note": "reference package `mnist1d` not installed"})
             continue
         diff = max(float(np.abs(getattr(ours, k) - ref[k]).max()) for k in ("x", "x_test", "t"))
         labels = bool(np.array_equal(ours.y, ref["y"]) and np.array_equal(ours.y_test, ref["y_test"]))

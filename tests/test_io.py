@@ -46,10 +46,16 @@ def test_foreign_npz_is_refused(tmp_path):
         dio.load_dataset(path)
 
 
-def test_tampered_array_fails_the_hash(small, tmp_path):
-    path = dio.save_dataset(small, tmp_path / "d.npz")
+def saved_contents(dataset, path):
+    """Save `dataset` and read the raw archive back as a dict, to tamper with."""
+    dio.save_dataset(dataset, path)
     with np.load(path) as npz:
-        contents = {k: npz[k] for k in npz.files}
+        return {k: npz[k] for k in npz.files}
+
+
+def test_tampered_array_fails_the_hash(small, tmp_path):
+    path = tmp_path / "d.npz"
+    contents = saved_contents(small, path)
     contents["x"] = contents["x"].copy()
     contents["x"][0, 0] += 1e-9
     np.savez(path, **contents)
@@ -58,9 +64,8 @@ def test_tampered_array_fails_the_hash(small, tmp_path):
 
 
 def test_other_format_version_and_bad_header(small, tmp_path):
-    path = dio.save_dataset(small, tmp_path / "d.npz")
-    with np.load(path) as npz:
-        contents = {k: npz[k] for k in npz.files}
+    path = tmp_path / "d.npz"
+    contents = saved_contents(small, path)
     header = json.loads(str(contents["__header__"]))
     contents["__header__"] = np.array(json.dumps(header | {"format_version": 99}))
     np.savez(path, **contents)
