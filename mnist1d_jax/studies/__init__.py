@@ -1,0 +1,1 @@
+"""One module per paper study: a config dataclass and run(config) -> results."""
