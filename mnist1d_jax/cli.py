@@ -20,7 +20,7 @@ from pathlib import Path
 from mnist1d_jax.config import DatasetConfig
 
 # Modules that add a subcommand through ``register(subparsers)``; missing ones are skipped.
-_SUBCOMMANDS = ("mnist1d_jax.cli_train",)
+_SUBCOMMANDS = ("mnist1d_jax.cli_train", "mnist1d_jax.cli_meta", "mnist1d_jax.reproduce")
 
 
 def _option(name: str) -> str:

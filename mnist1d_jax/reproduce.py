@@ -1,0 +1,171 @@
+"""Reproduce the whole paper: run every study, then write figures/REPORT.md (paper's numbers beside ours).
+
+    mnist1d-jax reproduce                    # every study, resumable
+    mnist1d-jax reproduce --only tsne lottery
+    mnist1d-jax reproduce --quick --out /tmp/quick   # tiny configs: checks the pipeline in minutes
+
+Each study runs as its own process (``python -m mnist1d_jax.studies.<name> --out DIR``), so a crash or
+Ctrl-C in one study loses nothing that finished: a study's results are written atomically when it ends, and
+``reproduce_state.json`` records which studies are done. Run the command again and it resumes where it
+stopped (``--force`` reruns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import importlib
+import importlib.util
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist1d_jax.results import provenance, read_json, write_json
+
+
+@dataclass(frozen=True)
+class Study:
+    """One paper study: the module that runs it, the JSON it writes, and the original code's runtime here."""
+
+    name: str
+    title: str
+    module: str
+    record: str
+    original_minutes: float | None = None
+
+
+STUDIES = (
+    Study("dataset", "The dataset (Fig. 1) and its exactness", "mnist1d_jax.studies.dataset", "dataset.json", 0.1),
+    Study("benchmarks", "Table 1 and the benchmark figure (Fig. 2), improved baselines",
+          "mnist1d_jax.studies.benchmarks", "benchmarks.json", 4.0),
+    Study("lottery", "Lottery tickets (Fig. 3 a-g, mask figure)", "mnist1d_jax.studies.lottery", "lottery.json", 40.0),
+    Study("double_descent", "Deep double descent (Fig. 4)", "mnist1d_jax.studies.double_descent",
+          "double_descent.json", 46.0),
+    Study("metalearn_lr", "Metalearning the learning rate (Fig. 5)", "mnist1d_jax.studies.metalearn_lr",
+          "metalearn_lr.json", 0.25),
+    Study("metalearn_activation", "Metalearning an activation function (Fig. 6)",
+          "mnist1d_jax.studies.metalearn_activation", "metalearn_activation.json", 30.0),
+    Study("pooling", "Pooling vs training-set size (Fig. 7)", "mnist1d_jax.studies.pooling", "pooling.json", 15.0),
+    Study("ssl", "Self-supervised learning (ICML figure)", "mnist1d_jax.studies.ssl", "ssl.json", 5.0),
+    Study("tsne", "t-SNE in input space (Fig. 10)", "mnist1d_jax.studies.tsne", "tsne.json", 3.5),
+    Study("classwise_errors", "Human vs CNN class-wise errors (Fig. 8)", "mnist1d_jax.studies.classwise_errors",
+          "classwise_errors.json", 1.0),
+)
+STATE = "reproduce_state.json"
+
+
+def available(study: Study) -> bool:
+    return importlib.util.find_spec(study.module) is not None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _done(state: dict, study: Study, out: Path, quick: bool) -> bool:
+    entry = state.get(study.name)
+    record = out / study.record
+    return bool(entry) and entry["quick"] == quick and record.exists() and entry["record_sha256"] == _sha256(record)
+
+
+def run_study(study: Study, out: Path, quick: bool) -> float:
+    """Run one study in its own process; returns its wall-clock seconds."""
+    command = [sys.executable, "-m", study.module, "--out", str(out)] + (["--quick"] if quick else [])
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, force: bool = False) -> Path:
+    """Run the selected studies (resuming), then write REPORT.md from every finished study's results."""
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / STATE
+    state = read_json(state_path) if state_path.exists() else {}
+    selected = [s for s in STUDIES if not only or s.name in only]
+    failed = []
+    for i, study in enumerate(selected, 1):
+        header = f"[{i}/{len(selected)}] {study.name}: {study.title}"
+        if not available(study):
+            print(f"{header}: not implemented yet, skipped", flush=True)
+            continue
+        if not force and _done(state, study, out, quick):
+            print(f"{header}: done earlier ({state[study.name]['seconds']:.0f} s), skipped", flush=True)
+            continue
+        print(header, flush=True)
+        try:
+            seconds = run_study(study, out, quick)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted during {study.name}; finished studies are kept, run again to resume", flush=True)
+            raise
+        except subprocess.CalledProcessError as err:
+            print(f"{study.name} FAILED (exit code {err.returncode}); going on with the other studies", flush=True)
+            failed.append(study.name)
+            continue
+        state[study.name] = {
+            "quick": quick,
+            "seconds": seconds,
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "record_sha256": _sha256(out / study.record),
+        }
+        write_json(state_path, state)  # atomically, after every study
+    report = write_report(out, state, quick)
+    if failed:
+        raise RuntimeError(f"studies failed: {', '.join(failed)} (see their output above); {report} covers the rest")
+    return report
+
+
+def _study_rows(study: Study, out: Path) -> list[dict]:
+    module = importlib.import_module(study.module)
+    return module.summarize(read_json(out / study.record))
+
+
+def write_report(out: Path, state: dict, quick: bool) -> Path:
+    """figures/REPORT.md: a runtime table, then one table per study (paper's number beside ours)."""
+    lines = ["# MNIST-1D in JAX: the paper reproduced", ""]
+    if quick:
+        lines += ["**Quick mode: tiny configs that check the pipeline; these numbers are not results.**", ""]
+    total = sum(entry["seconds"] for entry in state.values())
+    lines += [
+        f"Generated by `mnist1d-jax reproduce` on {provenance()['machine']}; total runtime of the studies "
+        f"{total / 60:.1f} min. Each study's JSON beside its figure holds the config, seeds and versions.",
+        "",
+        "| study | ours (min) | original code on this machine (min) |",
+        "|---|---:|---:|",
+    ]
+    for study in STUDIES:
+        entry = state.get(study.name)
+        ours = f"{entry['seconds'] / 60:.1f}" if entry else "not run"
+        original = "n/a" if study.original_minutes is None else f"{study.original_minutes:g}"
+        lines.append(f"| {study.title} | {ours} | {original} |")
+    for study in STUDIES:
+        lines += ["", f"## {study.title}", ""]
+        if study.name not in state or not (out / study.record).exists():
+            lines.append("Not run yet." if available(study) else "Not implemented yet.")
+            continue
+        png = Path(study.record).with_suffix(".png")
+        if (out / png).exists():
+            lines += [f"![{study.name}]({png.as_posix()})", ""]
+        lines += ["| quantity | paper | ours |", "|---|---|---|"]
+        for row in _study_rows(study, out):
+            lines.append(f"| {row['quantity']} | {row['paper']} | {row['ours']} |")
+    path = out / "REPORT.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("reproduce", help="run every study of the paper and write figures/REPORT.md")
+    parser.add_argument("--out", type=Path, default=Path("figures"))
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in STUDIES], help="run only these studies")
+    parser.add_argument("--quick", action="store_true", help="tiny configs (minutes): checks the pipeline")
+    parser.add_argument("--force", action="store_true", help="rerun studies that are already done")
+    parser.set_defaults(run=_cmd, parser=parser)
+
+
+def _cmd(args, parser) -> int:
+    path = reproduce(args.out, args.only, args.quick, args.force)
+    print(f"wrote {path}")
+    return 0
