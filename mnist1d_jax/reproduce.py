@@ -12,7 +12,6 @@ stopped (``--force`` reruns).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import importlib

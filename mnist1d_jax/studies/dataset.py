@@ -56,7 +56,9 @@ def checks() -> dict:
     np.random.set_state(state)
     record["reference_package"] = {
         "max_abs_diff": max(float(np.abs(getattr(data, k) - reference[k]).max()) for k in ("x", "x_test", "t")),
-        "labels_equal": bool(np.array_equal(data.y, reference["y"]) and np.array_equal(data.y_test, reference["y_test"])),
+        "labels_equal": bool(
+            np.array_equal(data.y, reference["y"]) and np.array_equal(data.y_test, reference["y_test"])
+        ),
     }
     return record
 

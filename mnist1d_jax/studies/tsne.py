@@ -125,7 +125,11 @@ def draw(out_dir: str | Path) -> Path:
         for c in range(10):
             mx, my = np.median(emb[labels == c], axis=0)
             ax.text(mx, my, str(c), fontsize=14, weight="bold", ha="center", va="center")
-        ax.set_title(f"{info['name']}: {info['n']:,} x {info['dims']}\n10-NN accuracy in input space: {info['knn_accuracy']:.1f} %", fontsize=10)
+        ax.set_title(
+            f"{info['name']}: {info['n']:,} x {info['dims']}\n"
+            f"10-NN accuracy in input space: {info['knn_accuracy']:.1f} %",
+            fontsize=10,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("t-SNE in input space: image digits form clusters, MNIST-1D does not", fontsize=12)
