@@ -15,6 +15,10 @@ from typing import IO, Any
 
 import numpy as np
 
+# mkstemp creates files readable by their owner only; give results the usual permissions (0666 & ~umask).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 _PACKAGES = ("mnist1d-jax", "numpy", "scipy", "jax", "jaxlib", "flax", "optax", "matplotlib")
 
 
@@ -68,6 +72,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
