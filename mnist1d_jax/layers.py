@@ -1,0 +1,215 @@
+"""Fast exact 1-D layers and PyTorch-default initialisers.
+
+Why a hand-written convolution: XLA's CPU convolution is very slow for the paper's tiny 1-D convs (batch 100,
+length <= 40, 25 channels). Here a convolution is "patches feeding one matrix product", with activations kept
+*channel-major*, shape ``(C, L, B)``: the patches matrix is then ``(C_in * k, L_out * B)`` and the product
+``W (C_out, C_in * k) @ P`` has the long ``L_out * B`` axis as its minor (vectorised) dimension, which XLA's CPU
+matmul handles about four times faster than the usual ``(B * L_out, C_in * k) @ (C_in * k, C_out)`` layout
+with only 25 output columns. Patches are built from ``k`` strided slices (no gather), which XLA fuses with the
+padding, the bias and the previous activation into one loop. The result equals
+``jax.lax.conv_general_dilated`` exactly up to float rounding (tested, values and gradients).
+
+Kernels use PyTorch's layout ``(C_out, C_in, k)``: it is the matrix the product wants, and weights (and
+lottery-ticket masks, whose flattening order the paper specifies) port one-to-one from the original.
+
+PyTorch-default initialisation (EXPERIMENTS.md §0.1): every weight and bias of a Dense, Conv1d or GRU layer
+is ``Uniform(-b, b)`` with ``b = 1 / sqrt(fan_in)`` (fan_in = in features, ``C_in * k`` or the GRU hidden size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Initialisers
+# --------------------------------------------------------------------------------------------------------------
+def uniform_init(bound: float) -> Initializer:
+    """Initialiser drawing ``Uniform(-bound, +bound)`` (PyTorch's ``kaiming_uniform(a=sqrt(5))`` equivalent)."""
+
+    def init(key: Array, shape, dtype=jnp.float32) -> Array:
+        return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
+
+    return init
+
+
+def torch_bound(fan_in: int) -> float:
+    """PyTorch's default bound ``1 / sqrt(fan_in)`` for Linear, Conv1d (fan_in = C_in * k) and GRU (fan_in = H)."""
+    return 1.0 / math.sqrt(fan_in)
+
+
+def lecun_or_torch(init: str, fan_in: int, bias: bool) -> Initializer:
+    """The initialiser for a weight (``bias=False``) or bias of a layer with ``fan_in`` inputs.
+
+    ``"torch"``: Uniform(+-1/sqrt(fan_in)) for both (what the reproduction configs use);
+    ``"flax"``: LeCun-normal weights and zero biases (Flax's defaults).
+    """
+    if init == "torch":
+        return uniform_init(torch_bound(fan_in))
+    if init == "flax":
+        return nn.initializers.zeros if bias else nn.initializers.lecun_normal()
+    raise ValueError(f"init={init!r}: use 'torch' or 'flax'")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The convolution
+# --------------------------------------------------------------------------------------------------------------
+def conv_out_length(length: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Output length ``floor((L + 2 * padding - k) / stride) + 1`` (as PyTorch's Conv1d)."""
+    return (length + 2 * padding - kernel_size) // stride + 1
+
+
+def patches_clb(h: Array, kernel_size: int, stride: int, padding: int) -> Array:
+    """Convolution patches of channel-major activations.
+
+    Args:
+      h: ``(C, L, B)`` activations.
+    Returns:
+      ``(C * k, L_out * B)``; row ``c * k + j`` holds input channel c at offset j, matching a PyTorch kernel
+      ``(C_out, C_in, k)`` reshaped to ``(C_out, C_in * k)``.
+    """
+    c, length, b = h.shape
+    l_out = conv_out_length(length, kernel_size, stride, padding)
+    if l_out < 1:
+        raise ValueError(f"convolution output is empty: L={length}, k={kernel_size}, pad={padding}")
+    hp = jnp.pad(h, ((0, 0), (padding, padding), (0, 0)))
+    span = stride * (l_out - 1) + 1
+    # k strided slices rather than a gather: XLA fuses them (and the pad) into a single copy loop.
+    cols = jnp.stack([hp[:, j : j + span : stride, :] for j in range(kernel_size)], axis=1)  # (C, k, L_out, B)
+    return cols.reshape(c * kernel_size, l_out * b)
+
+
+def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, padding: int = 0) -> Array:
+    """1-D convolution (cross-correlation, as PyTorch) of channel-major activations.
+
+    Args:
+      h: ``(C_in, L, B)``.
+      kernel: ``(C_out, C_in, k)`` (PyTorch layout).
+      bias: ``(C_out,)`` or None.
+    Returns:
+      ``(C_out, L_out, B)`` with explicit symmetric zero padding ``padding`` on both sides.
+    """
+    c_out, c_in, k = kernel.shape
+    if h.shape[0] != c_in:
+        raise ValueError(f"input has {h.shape[0]} channels, kernel expects {c_in}")
+    p = patches_clb(h, k, stride, padding)
+    out = kernel.reshape(c_out, c_in * k) @ p  # (C_out, L_out * B): the fast, lane-friendly product
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(c_out, -1, h.shape[-1])
+
+
+def conv1d(x: Array, kernel: Array, bias: Array | None, stride: int = 1, padding: int = 0) -> Array:
+    """The same convolution in the usual batch-major layout: ``(B, L, C_in) -> (B, L_out, C_out)``.
+
+    Convenience wrapper (two transposes); models keep activations channel-major between layers instead.
+    """
+    out = conv1d_clb(jnp.transpose(x, (2, 1, 0)), kernel, bias, stride, padding)
+    return jnp.transpose(out, (2, 1, 0))
+
+
+def to_clb(x: Array) -> Array:
+    """``(B, L)`` single-channel signals -> ``(1, L, B)`` channel-major activations."""
+    return x.T[None]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Flax modules
+# --------------------------------------------------------------------------------------------------------------
+class Dense(nn.Module):
+    """``y = x @ kernel + bias`` with a Flax-layout kernel ``(in, out)``; ``(..., in) -> (..., out)``."""
+
+    features: int
+    init_scheme: str = "torch"
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        fan_in = x.shape[-1]
+        kernel = self.param("kernel", lecun_or_torch(self.init_scheme, fan_in, False), (fan_in, self.features))
+        y = x @ kernel
+        if self.use_bias:
+            y = y + self.param("bias", lecun_or_torch(self.init_scheme, fan_in, True), (self.features,))
+        return y
+
+
+class Conv1dCLB(nn.Module):
+    """Conv1d on channel-major activations ``(C_in, L, B) -> (C_out, L_out, B)``; kernel ``(C_out, C_in, k)``."""
+
+    features: int
+    kernel_size: int
+    stride: int = 1
+    padding: int = 1
+    init_scheme: str = "torch"
+
+    @nn.compact
+    def __call__(self, h: Array) -> Array:
+        c_in = h.shape[0]
+        fan_in = c_in * self.kernel_size
+        shape = (self.features, c_in, self.kernel_size)
+        if self.init_scheme == "flax":  # lecun_normal on (C_out, C_in, k) must be told which axes are fan-in
+            w_init = nn.initializers.lecun_normal(in_axis=(1, 2), out_axis=0)
+        else:
+            w_init = lecun_or_torch(self.init_scheme, fan_in, False)
+        kernel = self.param("kernel", w_init, shape)
+        bias = self.param("bias", lecun_or_torch(self.init_scheme, fan_in, True), (self.features,))
+        return conv1d_clb(h, kernel, bias, self.stride, self.padding)
+
+
+class PReLU(nn.Module):
+    """Parametric ReLU ``max(x, 0) + a * min(x, 0)``; ``a`` starts at 0.25 as PyTorch's PReLU.
+
+    ``num_parameters=1`` shares one slope (PyTorch's default); otherwise one slope per feature along
+    ``axis`` (the channel axis: 0 for channel-major conv activations, -1 for Dense activations).
+    """
+
+    num_parameters: int = 1
+    axis: int = -1
+    init_value: float = 0.25
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        a = self.param("slope", nn.initializers.constant(self.init_value), (self.num_parameters,))
+        if self.num_parameters > 1:
+            shape = [1] * x.ndim
+            shape[self.axis] = self.num_parameters
+            a = a.reshape(shape)
+        return jnp.where(x >= 0, x, a * x)
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": jax.nn.relu,
+    "elu": jax.nn.elu,
+    "gelu": jax.nn.gelu,
+    "swish": jax.nn.swish,
+    "softplus": jax.nn.softplus,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "identity": lambda x: x,
+}
+
+
+def make_activation(activation, features: int, axis: int) -> Callable[[Array], Array]:
+    """Resolve an activation given by name (see ``ACTIVATIONS`` plus ``"prelu"``) or as a callable.
+
+    ``"prelu"`` returns a per-feature PReLU module (``features`` slopes along ``axis``); call this inside a
+    compact ``__call__`` so the module is bound to the caller.
+    """
+    if callable(activation):
+        return activation
+    if activation == "prelu":
+        return PReLU(num_parameters=features, axis=axis)
+    if activation == "prelu1":
+        return PReLU(num_parameters=1, axis=axis)
+    try:
+        return ACTIVATIONS[activation]
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)} or 'prelu'") from None

@@ -1,0 +1,80 @@
+"""The hand-written convolution equals XLA's reference convolution, in values and gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mnist1d_jax.layers import PReLU, conv1d, conv1d_clb, conv_out_length, torch_bound, uniform_init
+
+
+def reference_conv(x, kernel, bias, stride, padding):
+    """(B, L, C_in), (C_out, C_in, k) -> (B, L_out, C_out) with lax.conv_general_dilated."""
+    out = jax.lax.conv_general_dilated(x, kernel, (stride,), [(padding, padding)],
+                                       dimension_numbers=("NWC", "OIW", "NWC"),
+                                       precision=jax.lax.Precision.HIGHEST)
+    return out + bias
+
+
+CASES = [  # (B, L, C_in, C_out, k, stride, padding)
+    (4, 40, 1, 25, 5, 2, 1),  # the paper's conv1: 40 -> 19
+    (3, 19, 25, 25, 3, 2, 1),  # conv2: 19 -> 10
+    (2, 10, 25, 25, 3, 2, 1),  # conv3: 10 -> 5
+    (2, 40, 3, 7, 3, 1, 1),  # stride 1 (pooling study)
+    (5, 11, 2, 4, 4, 3, 0),  # no padding, odd stride
+    (1, 8, 2, 3, 3, 1, 2),  # padding wider than needed
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv_matches_lax_values_and_gradients(case):
+    b, length, c_in, c_out, k, stride, pad = case
+    kx, kw, kb, kg = jax.random.split(jax.random.key(sum(case)), 4)
+    x = jax.random.normal(kx, (b, length, c_in))
+    w = jax.random.normal(kw, (c_out, c_in, k))
+    bias = jax.random.normal(kb, (c_out,))
+    out_shape = (b, conv_out_length(length, k, stride, pad), c_out)
+    g = jax.random.normal(kg, out_shape)  # a random cotangent: tests the full vector-Jacobian product
+
+    @jax.jit  # one compilation per case (eager op-by-op dispatch is far slower on a small CPU)
+    def both(x, w, bias):
+        def vjp(conv):
+            out, pullback = jax.vjp(lambda *a: conv(*a, stride, pad), x, w, bias)
+            return out, pullback(g)
+        return vjp(conv1d), vjp(reference_conv)
+
+    (ours, grads_ours), (ref, grads_ref) = both(x, w, bias)
+    assert ours.shape == ref.shape == out_shape
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+    for a, r in zip(grads_ours, grads_ref, strict=True):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
+
+
+def test_paper_lengths_and_not_same_padding():
+    # Explicit padding 1 gives 19 for the first conv; Flax's 'SAME' would give 20 (EXPERIMENTS.md §0.1).
+    assert [conv_out_length(40, 5, 2, 1), conv_out_length(19, 3, 2, 1), conv_out_length(10, 3, 2, 1)] == [19, 10, 5]
+    h = jnp.ones((1, 40, 3))
+    assert conv1d_clb(h, jnp.ones((25, 1, 5)), None, 2, 1).shape == (25, 19, 3)
+
+
+def test_conv_under_jit_and_vmap():
+    x = jax.random.normal(jax.random.key(0), (6, 2, 19, 4))  # 6 "seeds" of (C, L, B)
+    w = jax.random.normal(jax.random.key(1), (6, 5, 2, 3))
+    out = jax.jit(jax.vmap(lambda h, k: conv1d_clb(h, k, None, 2, 1)))(x, w)
+    for i in range(6):
+        np.testing.assert_allclose(out[i], conv1d_clb(x[i], w[i], None, 2, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_uniform_init_bounds():
+    bound = torch_bound(75)
+    w = uniform_init(bound)(jax.random.key(0), (10000,))
+    assert float(jnp.abs(w).max()) <= bound
+    assert float(jnp.abs(w).max()) > 0.99 * bound  # actually uses the range
+
+
+def test_prelu():
+    m = PReLU(num_parameters=3, axis=0)
+    v = m.init(jax.random.key(0), jnp.ones((3, 2)))
+    np.testing.assert_allclose(v["params"]["slope"], 0.25)
+    y = m.apply(v, jnp.array([[-4.0, 2.0]] * 3))
+    np.testing.assert_allclose(y, [[-1.0, 2.0]] * 3)

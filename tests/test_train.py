@@ -1,0 +1,146 @@
+"""The functional core: determinism, vmap over seeds, gradients through a run, the harness schedule."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from mnist1d_jax.models import get_model, init_params
+from mnist1d_jax.train import (
+    Data,
+    TrainConfig,
+    create_train_state,
+    evaluate,
+    prepare_data,
+    train,
+    train_jit,
+    train_seeds,
+    train_step,
+)
+
+
+def synthetic(n=200, n_test=60, d=40, seed=0):
+    """Learnable synthetic data: labels from a fixed random linear map of Gaussian inputs."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(d, 10))
+    x, x_test = rng.normal(size=(n, d)), rng.normal(size=(n_test, d))
+    return {"x": x, "y": (x @ w).argmax(1), "x_test": x_test, "y_test": (x_test @ w).argmax(1)}
+
+
+TINY = TrainConfig(model="mlp", model_kwargs=(("width", 16),), batch_size=20, total_steps=12, eval_every=5)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare_data(synthetic())
+
+
+def test_harness_schedule_counts(data):
+    _, metrics, summary = train_jit(jax.random.key(0), data, TINY)
+    # T = 12, E = 5: T + 1 = 13 updates, evaluations after steps 0, 5, 10 (floor(T/E) + 1 = 3).
+    assert metrics["batch_loss"].shape == (13,)
+    np.testing.assert_array_equal(metrics["step"], [0, 5, 10])
+    for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert metrics[k].shape == (3,)
+    assert float(summary["final_test_acc"]) == float(metrics["test_acc"][-1])
+    assert "selected_test_acc" not in summary
+
+
+def test_harness_matches_manual_loop(data):
+    """train() equals a plain Python loop of train_step over sequential batches i0 = (s*B) mod N."""
+    cfg = TINY
+    state, metrics, _ = train_jit(jax.random.key(3), data, cfg)
+    init_key, _ = jax.random.split(jax.random.key(3))
+    s = create_train_state(init_key, cfg.make_model(), optax.adam(cfg.learning_rate))
+    step = jax.jit(train_step)
+    losses, evals = [], []
+    for i in range(cfg.total_steps + 1):
+        i0 = (i * cfg.batch_size) % data.x.shape[0]
+        s, m = step(s, (data.x[i0:i0 + cfg.batch_size], data.y[i0:i0 + cfg.batch_size]))
+        losses.append(float(m["loss"]))
+        if i % cfg.eval_every == 0:
+            evals.append(float(evaluate(s, data.x_test, data.y_test)["accuracy"]) * 100)
+    np.testing.assert_allclose(metrics["batch_loss"], losses, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["test_acc"], evals, atol=1e-3)
+    for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(s.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_same_key_same_numbers_and_vmap_equals_separate_runs(data):
+    keys = jax.random.split(jax.random.key(7), 3)
+    _, m_all, s_all = train_seeds(keys, data, TINY)
+    assert m_all["test_acc"].shape == (3, 3)
+    for i in range(3):
+        _, m_one, s_one = train_jit(keys[i], data, TINY)
+        np.testing.assert_allclose(m_all["batch_loss"][i], m_one["batch_loss"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m_all["test_acc"][i], m_one["test_acc"], atol=1e-3)
+    _, m_again, _ = train_seeds(keys, data, TINY)
+    np.testing.assert_array_equal(m_again["batch_loss"], m_all["batch_loss"])  # same key, same numbers
+    assert not np.allclose(m_all["batch_loss"][0], m_all["batch_loss"][1])  # different keys differ
+
+
+def test_gradient_through_a_run_matches_finite_differences(data):
+    """d(mean batch loss of a whole run)/d(learning rate), by jax.grad through both scans and by differences."""
+    cfg = dataclasses.replace(TINY, total_steps=6, eval_every=3, optimizer="sgd", momentum=0.0)
+    with jax.enable_x64(True):  # float64 so that central differences are accurate
+        to64 = lambda t: jax.tree_util.tree_map(  # noqa: E731
+            lambda a: jnp.asarray(a, jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, t)
+        d64 = to64(data)
+        p64 = to64(init_params(cfg.make_model(), jax.random.key(0)))
+
+        def objective(lr):
+            _, metrics, _ = train(jax.random.key(0), d64, cfg, {"learning_rate": lr}, params=p64)
+            return metrics["batch_loss"].mean()
+
+        f = jax.jit(objective)
+        g = jax.jit(jax.grad(objective))(jnp.float64(0.1))
+        eps = 1e-4
+        fd = (f(jnp.float64(0.1 + eps)) - f(jnp.float64(0.1 - eps))) / (2 * eps)
+    assert np.isfinite(float(g))
+    np.testing.assert_allclose(float(g), float(fd), rtol=1e-4)
+
+
+def test_modern_protocol_selects_on_validation():
+    data = prepare_data(synthetic(), val_fraction=0.1, val_seed=0)
+    assert data.x.shape[0] == 180 and data.x_val.shape[0] == 20
+    cfg = dataclasses.replace(TINY, protocol="modern")
+    _, metrics, summary = train_jit(jax.random.key(1), data, cfg)
+    assert metrics["val_acc"].shape == (3,)
+    i = int(np.argmax(np.asarray(metrics["val_acc"])))
+    assert float(summary["selected_test_acc"]) == float(metrics["test_acc"][i])
+    assert int(summary["selected_step"]) == int(metrics["step"][i])
+    with pytest.raises(ValueError, match="validation"):
+        train(jax.random.key(1), prepare_data(synthetic()), cfg)
+
+
+def test_mask_keeps_pruned_weights_and_matches_masked_forward(data):
+    model = get_model("mlp", width=16)
+    state = create_train_state(jax.random.key(0), model, optax.adam(1e-2))
+    mask = jax.tree_util.tree_map(lambda p: (jax.random.uniform(jax.random.key(1), p.shape) > 0.5).astype(p.dtype),
+                                  state.params)
+    state = state.replace(mask=mask)
+    new, _ = jax.jit(train_step)(state, (data.x[:20], data.y[:20]))
+    for p0, p1, m in zip(*(jax.tree_util.tree_leaves(t) for t in (state.params, new.params, mask)), strict=True):
+        np.testing.assert_array_equal(np.asarray(p1)[np.asarray(m) == 0], np.asarray(p0)[np.asarray(m) == 0])
+    masked = jax.tree_util.tree_map(lambda p, m: p * m, state.params, mask)
+    np.testing.assert_allclose(state.apply_fn({"params": state.effective_params()}, data.x[:5]),
+                               model.apply({"params": masked}, data.x[:5]), rtol=1e-6)
+
+
+def test_wrapping_batches_when_n_not_multiple_of_batch():
+    data = prepare_data(synthetic(n=50))
+    cfg = dataclasses.replace(TINY, batch_size=20, total_steps=4, eval_every=2)
+    _, metrics, _ = train_jit(jax.random.key(0), data, cfg)
+    assert np.isfinite(np.asarray(metrics["batch_loss"])).all()
+
+
+def test_data_prepare_permutation():
+    raw = synthetic(n=20, n_test=5)
+    perm = np.arange(40)[::-1]
+    d = prepare_data(raw, permutation=perm)
+    assert isinstance(d, Data)
+    np.testing.assert_allclose(d.x, raw["x"][:, ::-1].astype(np.float32))
+    np.testing.assert_allclose(d.x_test, raw["x_test"][:, ::-1].astype(np.float32))
