@@ -1,0 +1,262 @@
+"""Unrolled, differentiable inner training runs and a scanned outer loop: a small bilevel library.
+
+The pieces, each a pure function (habit 6 of STYLE.md, after learned_optimization and optax's meta_learning
+example):
+
+* `unroll(step, state, batches, meta)`: the inner run, a `lax.scan` of ``step(meta, state, batch) ->
+  (state, loss)`` over pre-drawn batches ``[T, ...]`` (any pytree with a leading time axis). `jax.grad`
+  goes through the whole run; ``checkpoint=True`` (default) wraps the step in `jax.checkpoint`, so reverse
+  mode stores only the carry per step and memory grows with T by one carry, not by every activation;
+  ``truncation=K`` cuts the meta-gradient every K steps (truncated backprop through time).
+* `sgd` / `make_inner_step`: the inner optimiser step from a loss ``loss(meta, params, batch)``.
+* `positive` / `unit_interval`: constrained meta-parameters in an unconstrained space (log / logit).
+* `make_outer_scan(meta_loss, optimizer, ...)`: ``num_steps`` outer steps as one `lax.scan`, pure and
+  vmappable over seeds and initial values (the meta-loss gets a per-run ``context``);
+  ``clip`` clips the meta-gradient elementwise.
+* `run_outer(...)`: the host driver that runs the outer scan in chunks (progress bars, checkpoints) and
+  raises `NonFiniteMetaGradient` naming the outer step if a meta-gradient or meta-loss is NaN/Inf.
+
+Example (learning a weight decay): see README.md, "Metalearning your own hyperparameter".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+PyTree = Any
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# constrained meta-parameters
+class Reparam(NamedTuple):
+    """A bijection between a constrained value and the unconstrained one that the outer optimiser moves."""
+
+    to_unconstrained: Callable[[jax.Array], jax.Array]
+    to_constrained: Callable[[jax.Array], jax.Array]
+
+
+# log for positive values (learning rates, weight decays, scales); logit for values in (0, 1) (momentum, decay)
+positive = Reparam(jnp.log, jnp.exp)
+unit_interval = Reparam(jax.scipy.special.logit, jax.nn.sigmoid)
+identity = Reparam(lambda v: v, lambda u: u)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the inner run
+def make_inner_step(
+    loss_fn: Callable[[PyTree, PyTree, PyTree], jax.Array],
+    update_fn: Callable[[PyTree, PyTree, PyTree, PyTree], tuple[PyTree, PyTree]],
+) -> Callable:
+    """``step(meta, (params, opt_state), batch) -> ((params, opt_state), loss)``, for `unroll`.
+
+    `loss_fn(meta, params, batch)` is the minibatch loss (scalar); `update_fn(meta, params, grads, opt_state)`
+    returns the new ``(params, opt_state)``. Both may depend on `meta` anywhere: the meta-gradient then flows
+    through the inner gradient as well (second order terms kept).
+    """
+
+    def step(meta, state, batch):
+        params, opt_state = state
+        loss, grads = jax.value_and_grad(loss_fn, argnums=1)(meta, params, batch)
+        params, opt_state = update_fn(meta, params, grads, opt_state)
+        return (params, opt_state), loss
+
+    return step
+
+
+def sgd(learning_rate: Callable[[PyTree], jax.Array]) -> Callable:
+    """Plain SGD ``θ ← θ − lr(meta)·∇`` as an `update_fn` (its optimiser state is ``()``)."""
+
+    def update(meta, params, grads, opt_state):
+        lr = learning_rate(meta)
+        return jax.tree.map(lambda p, g: p - lr * g, params, grads), opt_state
+
+    return update
+
+
+def unroll(
+    step: Callable,
+    state: PyTree,
+    batches: PyTree,
+    meta: PyTree,
+    *,
+    checkpoint: bool = True,
+    truncation: int | None = None,
+) -> tuple[PyTree, jax.Array]:
+    """Run ``step(meta, state, batch) -> (state, loss)`` over ``batches`` (leading axis T).
+
+    Returns ``(final_state, losses [T])``. With ``truncation=K`` (K divides T) the gradient of later losses
+    with respect to the *state* is stopped every K steps; meta-parameters still receive gradient from every
+    step (truncated backprop through time, cheaper and lower variance, biased).
+    """
+    body = (lambda s, b: step(meta, s, b))
+    if checkpoint:
+        body = jax.checkpoint(body)
+    if truncation is None:
+        return jax.lax.scan(body, state, batches)
+    num_steps = jax.tree.leaves(batches)[0].shape[0]
+    if num_steps % truncation:
+        raise ValueError(f"truncation {truncation} must divide the number of inner steps {num_steps}")
+    chunks = jax.tree.map(lambda a: a.reshape(num_steps // truncation, truncation, *a.shape[1:]), batches)
+
+    def segment(s, chunk):
+        return jax.lax.scan(body, jax.lax.stop_gradient(s), chunk)
+
+    state, losses = jax.lax.scan(segment, state, chunks)
+    return state, losses.reshape(num_steps)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the outer loop
+class OuterState(NamedTuple):
+    """Carry of the outer scan. ``bad_step`` is the first outer step whose meta-gradient was not finite (−1:
+    none); from then on the meta-parameters are frozen so that the error report is about the true first one."""
+
+    step: jax.Array
+    meta: PyTree
+    opt_state: PyTree
+    bad_step: jax.Array
+
+
+class NonFiniteMetaGradient(FloatingPointError):
+    """A meta-gradient (or meta-loss) became NaN or Inf."""
+
+
+def outer_init(optimizer: optax.GradientTransformation, meta: PyTree) -> OuterState:
+    return OuterState(jnp.zeros((), jnp.int32), meta, optimizer.init(meta), jnp.full((), -1, jnp.int32))
+
+
+def value_and_grad_forward(meta_loss: Callable) -> Callable:
+    """Like ``jax.value_and_grad(meta_loss, has_aux=True)`` but by forward mode: one `jax.jvp` per meta-parameter.
+
+    Exact, and for a handful of scalar meta-parameters (a learning rate, a weight decay) cheaper than reverse
+    mode through a long unroll, with memory independent of its length (nothing is stored for a backward pass).
+    """
+
+    def vg(meta, context):
+        flat, unravel = jax.flatten_util.ravel_pytree(meta)
+        f = lambda v: meta_loss(unravel(v), context)
+        basis = jnp.eye(flat.size, dtype=flat.dtype)
+        value, tangents, aux = jax.vmap(lambda t: jax.jvp(f, (flat,), (t,), has_aux=True),
+                                        out_axes=(None, 0, None))(basis)
+        return (value, aux), unravel(tangents)
+
+    return vg
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def make_outer_scan(
+    meta_loss: Callable[[PyTree, PyTree], tuple[jax.Array, PyTree]],
+    optimizer: optax.GradientTransformation,
+    num_steps: int,
+    *,
+    clip: float | None = None,
+    record: Callable[[PyTree], PyTree] | None = None,
+    mode: str = "reverse",
+) -> Callable[[OuterState, PyTree], tuple[OuterState, dict]]:
+    """``scan(state, context) -> (state, metrics)``: `num_steps` outer steps as one `lax.scan`.
+
+    `meta_loss(meta, context) -> (value, aux)` is the objective, differentiated with `value_and_grad`;
+    `context` is whatever varies between runs (keys, data, fixed inits), so ``jax.vmap(scan)`` over states and
+    contexts runs many seeds / initial values at once. `clip` clips the meta-gradient elementwise to
+    ``[-clip, clip]`` before `optimizer`. ``mode="forward"`` computes the meta-gradient by forward mode
+    (`value_and_grad_forward`; exact, for few meta-parameters). ``metrics`` are stacked over steps: ``value``
+    and ``aux`` (before the
+    update), ``grad_norm`` (before clipping), ``finite`` and ``record(meta)`` after the update (default: meta).
+    """
+    record = record or (lambda m: m)
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    grad_fn = jax.value_and_grad(meta_loss, has_aux=True) if mode == "reverse" else value_and_grad_forward(meta_loss)
+
+    def one(state: OuterState, context):
+        (value, aux), grad = grad_fn(state.meta, context)
+        finite = _all_finite(grad) & jnp.isfinite(value)
+        grad_norm = optax.tree.norm(grad)
+        if clip is not None:
+            grad = jax.tree.map(lambda g: jnp.clip(g, -clip, clip), grad)
+        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
+        meta = optax.apply_updates(state.meta, updates)
+        # freeze at the first bad step: later curves stay finite and the report names the true culprit
+        ok = finite & (state.bad_step < 0)
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+        bad_step = jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step)
+        new = OuterState(state.step + 1, keep(meta, state.meta), keep(opt_state, state.opt_state), bad_step)
+        metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta)}
+        return new, metrics
+
+    def scan(state: OuterState, context):
+        return jax.lax.scan(lambda s, _: one(s, context), state, None, length=num_steps)
+
+    return scan
+
+
+def check_finite(state: OuterState, labels: list[str] | None = None) -> None:
+    """Raise `NonFiniteMetaGradient` naming the outer step (and run) whose meta-gradient was NaN/Inf."""
+    bad = np.atleast_1d(np.asarray(state.bad_step))
+    if np.any(bad >= 0):
+        runs = np.flatnonzero(bad >= 0)
+        where = ", ".join(
+            f"outer step {int(bad[i])}" + (f" of run {labels[i] if labels else i}" if bad.size > 1 else "")
+            for i in runs
+        )
+        raise NonFiniteMetaGradient(f"non-finite meta-gradient or meta-loss at {where}; stopping")
+
+
+def run_outer(
+    meta_loss: Callable,
+    optimizer: optax.GradientTransformation,
+    meta: PyTree,
+    context: PyTree,
+    num_steps: int,
+    *,
+    chunk: int | None = None,
+    clip: float | None = None,
+    record: Callable | None = None,
+    vmap: bool = False,
+    state: OuterState | None = None,
+    on_chunk: Callable[[OuterState, dict], None] | None = None,
+    labels: list[str] | None = None,
+    mode: str = "reverse",
+) -> tuple[OuterState, dict]:
+    """Run `num_steps` outer steps (from `state` if resuming) in jitted chunks of `chunk` steps.
+
+    With ``vmap=True`` every leaf of `meta` and `context` has a leading run axis R (seeds, initial values);
+    metrics are then ``[R, num_steps, ...]``. Between chunks the host checks for non-finite meta-gradients
+    (raising `NonFiniteMetaGradient` with the outer step) and calls ``on_chunk(state, metrics_so_far)``
+    (progress bar, checkpoint). Only two programs are compiled: the chunk and, if `chunk` does not divide the
+    remaining steps, the shorter last chunk.
+    """
+    init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
+    state = init(optimizer, meta) if state is None else state
+    done = int(np.asarray(state.step).reshape(-1)[0])
+    remaining = num_steps - done
+    chunk = remaining if chunk is None else chunk
+    compiled: dict[int, Callable] = {}
+    pieces: list[dict] = []
+    while remaining > 0:
+        n = min(chunk, remaining)
+        if n not in compiled:
+            scan = make_outer_scan(meta_loss, optimizer, n, clip=clip, record=record, mode=mode)
+            compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan)
+        state, metrics = compiled[n](state, context)
+        check_finite(state, labels)
+        pieces.append(jax.device_get(metrics))
+        remaining -= n
+        if on_chunk is not None:
+            on_chunk(state, _concat(pieces, vmap))
+    return state, _concat(pieces, vmap) if pieces else {}
+
+
+def _concat(pieces: list[dict], vmap: bool) -> dict:
+    axis = 1 if vmap else 0
+    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=axis), *pieces)

@@ -1,0 +1,288 @@
+"""The inner problem of the learned-activation study (EXPERIMENTS.md §6), as plain functions over pytrees.
+
+f(x) = ELU(x) + 0.2·g(x), g a scalar tanh MLP 1→H₁→…→1 (default 1→100→100→1; the notebook's 1→100→1 is
+``g_hidden=(100,)``). Inner model: Dense 40→128, f, + 0.1·(2U−1) hidden noise shared over the batch, Dense
+128→10, trained by the differentiable RMSProp variant of §6 for 301 steps. The meta-loss (mean of the last
+200 inner losses) is differentiated through the whole unroll with `mnist1d_jax.meta.unroll`.
+
+Plain functions rather than Flax modules: the activation is applied to 100×128 scalars per inner step and
+the meta-gradient runs through all of it, so the code keeps every matmul explicit and float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from mnist1d_jax import meta as metalib
+
+
+@dataclasses.dataclass(frozen=True)
+class InnerConfig:
+    """The §6 inner procedure. Shapes (widths, steps, batch) are static; nothing here is traced."""
+
+    g_hidden: tuple[int, ...] = (100, 100)  # (100,) = the original notebook's 1→100→1
+    g_scale: float = 0.2
+    g_noise: bool = True  # the original quirk: g's hidden units also get the (1, width) noise
+    noise: float = 0.1
+    hidden: int = 128
+    inner_steps: int = 301
+    batch_size: int = 100
+    inner_lr: float = 0.01
+    rms_decay: float = 0.4
+    rms_eps: float = 1e-8
+    objective_from: int = 101  # meta-objective: mean of the inner losses at steps 101..300
+    test_examples: int = 500
+    # Approximation option (default off = exact): evaluate g and g' on `g_table` uniform nodes in
+    # [-g_table_range, g_table_range] once per inner step and cubic-Hermite interpolate them at the 12,800
+    # hidden units (linear extrapolation outside). Tested against the exact path in tests/test_meta.py.
+    g_table: int | None = None
+    g_table_range: float = 12.0
+
+
+def _uniform(key, shape, bound):
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def dense_init(key, fan_in: int, fan_out: int) -> dict:
+    """PyTorch's default Linear init: weight and bias ~ U(±1/√fan_in). Shapes ``w [in, out]``, ``b [out]``."""
+    kw, kb = jax.random.split(key)
+    bound = 1.0 / fan_in**0.5
+    return {"w": _uniform(kw, (fan_in, fan_out), bound), "b": _uniform(kb, (fan_out,), bound)}
+
+
+def init_g(key, g_hidden: tuple[int, ...]) -> list[dict]:
+    """g's parameters, PyTorch default init: first layer U(±1), later layers U(±1/√width)."""
+    sizes = (1, *g_hidden, 1)
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [dense_init(k, a, b) for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+
+
+def init_model(key, hidden: int = 128) -> dict:
+    """Inner model parameters: Dense 40→hidden and Dense hidden→10 (6,538 parameters at 128)."""
+    k1, k2 = jax.random.split(key)
+    return {"l1": dense_init(k1, 40, hidden), "l2": dense_init(k2, hidden, 10)}
+
+
+def uniform_noise(key, width: int, scale: float) -> jax.Array:
+    """The original's hidden noise ``scale·(2U−1)`` of shape (1, width): one vector for the whole batch."""
+    return scale * (2.0 * jax.random.uniform(key, (1, width), jnp.float32) - 1.0)
+
+
+def g_apply(gp: list[dict], x: jax.Array, key: jax.Array | None, noise: float) -> jax.Array:
+    """g on every element of `x` (any shape). With a key, each hidden layer gets its (1, width) noise."""
+    shape = x.shape
+    h = x.reshape(-1, 1)
+    keys = jax.random.split(key, len(gp) - 1) if key is not None else [None] * (len(gp) - 1)
+    for i, layer in enumerate(gp[:-1]):
+        pre = h * layer["w"] + layer["b"] if i == 0 else h @ layer["w"] + layer["b"]  # 1→H is a broadcast
+        if keys[i] is not None:
+            pre = pre + uniform_noise(keys[i], pre.shape[-1], noise)
+        h = jnp.tanh(pre)
+    return (h @ gp[-1]["w"] + gp[-1]["b"]).reshape(shape)
+
+
+def learned_activation(gp, x, key=None, *, g_scale=0.2, noise=0.1):
+    """f(x) = ELU(x) + g_scale·g(x)."""
+    return jax.nn.elu(x) + g_scale * g_apply(gp, x, key, noise)
+
+
+def piecewise_linear_paper(x: jax.Array) -> jax.Array:
+    """The original's piecewise-linear fit of its learned function (§6.1), strict inequalities (0 at knots)."""
+    pieces = [
+        (x < -2, 0.15 * x + 0.9),
+        ((x > -2) & (x < -1), -0.25 * x + 0.1),
+        ((x > -1) & (x < -0.25), -1.2 * x - 0.85),
+        ((x > -0.25) & (x < 0.1), -0.5 * x - 0.75),
+        ((x > 0.1) & (x < 0.6), 0.2 * x - 0.85),
+        (x > 0.6, 1.2 * x - 1.4),
+    ]
+    out = jnp.zeros_like(x)
+    for cond, val in pieces:
+        out = jnp.where(cond, val, out)
+    return out
+
+
+PWL_KNOTS = (-2.0, -1.0, -0.25, 0.1, 0.6)  # the original fit's breakpoints, reused for our own fits
+
+
+def hinge_features(x: jax.Array, knots=PWL_KNOTS) -> jax.Array:
+    """Basis of continuous piecewise-linear functions with these knots: [1, x, relu(x − k)...], shape [..., 2+K]."""
+    return jnp.stack([jnp.ones_like(x), x] + [jax.nn.relu(x - k) for k in knots], axis=-1)
+
+
+def piecewise_linear(coef: jax.Array, x: jax.Array) -> jax.Array:
+    return hinge_features(x) @ coef
+
+
+BASELINES: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "elu": jax.nn.elu,
+    "swish": jax.nn.swish,
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "softplus": jax.nn.softplus,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "pwl_paper": piecewise_linear_paper,
+}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+class Task(NamedTuple):
+    """Everything fixed across outer steps of one run (common random numbers).
+
+    ``x [T, B, 40]``, ``y [T, B]`` the sequential batches; ``keys [T]`` the per-step noise keys;
+    ``params0`` the inner init; ``x_test [N, 40]``, ``y_test [N]``; ``test_key`` the test-time noise key.
+    """
+
+    x: jax.Array
+    y: jax.Array
+    keys: jax.Array
+    params0: dict
+    x_test: jax.Array
+    y_test: jax.Array
+    test_key: jax.Array
+
+
+def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> Task:
+    """Sequential batches ``(B·s) mod N`` from index 0, a fixed inner init and fixed noise keys."""
+    k_init, k_noise, k_test = jax.random.split(key, 3)
+    n = x_train.shape[0]
+    idx = (jnp.arange(cfg.inner_steps)[:, None] * cfg.batch_size + jnp.arange(cfg.batch_size)) % n
+    return Task(
+        x=jnp.asarray(x_train, jnp.float32)[idx],
+        y=jnp.asarray(y_train, jnp.int32)[idx],
+        keys=jax.random.split(k_noise, cfg.inner_steps),
+        params0=init_model(k_init, cfg.hidden),
+        x_test=jnp.asarray(x_test[: cfg.test_examples], jnp.float32),
+        y_test=jnp.asarray(y_test[: cfg.test_examples], jnp.int32),
+        test_key=k_test,
+    )
+
+
+def forward(params, x, key, act: Callable, noise: float):
+    """Logits ``[B, 10]``: Dense, act(h, key), shared hidden noise, Dense. `act` gets the key for g's noise."""
+    k_hidden, k_act = jax.random.split(key)
+    h = x @ params["l1"]["w"] + params["l1"]["b"]
+    a = act(h, k_act) + uniform_noise(k_hidden, h.shape[-1], noise)
+    return a @ params["l2"]["w"] + params["l2"]["b"]
+
+
+def xent(logits, labels):
+    logp = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=1))
+
+
+def make_act(cfg: InnerConfig, kind: str = "learned") -> Callable:
+    """``act(meta, h, key)``: the learned f (meta = g's params), a baseline (meta ignored) or a PWL fit (meta =
+    hinge coefficients)."""
+    if kind == "learned":
+        g_key = (lambda k: k) if cfg.g_noise else (lambda k: None)
+        return lambda m, h, k: learned_activation(m, h, g_key(k), g_scale=cfg.g_scale, noise=cfg.noise)
+    if kind == "pwl":
+        return lambda m, h, k: piecewise_linear(m, h)
+    fn = BASELINES[kind]
+    return lambda m, h, k: fn(h)
+
+
+def value_and_derivative(act: Callable) -> Callable:
+    """``(m, h, key) -> (f(h), f'(h))`` for an elementwise activation, by forward mode (one tangent of ones).
+
+    For g this propagates the tangent through the same layers as the value, so f' costs one extra matmul per
+    layer instead of a reverse pass, and the outer reverse mode sees one straight-line computation.
+    """
+    return lambda m, h, k: jax.jvp(lambda z: act(m, z, k), (h,), (jnp.ones_like(h),))
+
+
+def hermite(values: jax.Array, slopes: jax.Array, lo: float, hi: float, x: jax.Array):
+    """Cubic Hermite interpolant of nodes ``lo + iΔ`` (values, slopes ``[K]``) at ``x``: (value, slope).
+
+    Exact at the nodes, error O(Δ⁴); outside [lo, hi] it continues linearly with the end slope.
+    """
+    k = values.shape[0]
+    delta = (hi - lo) / (k - 1)
+    u = (jnp.clip(x, lo, hi) - lo) / delta
+    i = jnp.clip(jnp.floor(u).astype(jnp.int32), 0, k - 2)
+    t = u - i
+    g0, g1, d0, d1 = values[i], values[i + 1], slopes[i] * delta, slopes[i + 1] * delta
+    t2, t3 = t * t, t * t * t
+    val = (2 * t3 - 3 * t2 + 1) * g0 + (t3 - 2 * t2 + t) * d0 + (3 * t2 - 2 * t3) * g1 + (t3 - t2) * d1
+    der = ((6 * t2 - 6 * t) * g0 + (3 * t2 - 4 * t + 1) * d0 + (6 * t - 6 * t2) * g1 + (3 * t2 - 2 * t) * d1) / delta
+    out = x - jnp.clip(x, lo, hi)  # distance beyond the grid (0 inside)
+    end_slope = jnp.where(x > hi, slopes[-1], slopes[0])
+    return val + out * end_slope, jnp.where(out != 0, end_slope, der)
+
+
+def make_act_fd(cfg: InnerConfig, kind: str = "learned") -> Callable:
+    """``(m, h, key) -> (f(h), f'(h))``: exact by forward mode, or (learned, ``cfg.g_table``) tabulated."""
+    act = make_act(cfg, kind)
+    if kind != "learned" or cfg.g_table is None:
+        return value_and_derivative(act)
+    nodes = jnp.linspace(-cfg.g_table_range, cfg.g_table_range, cfg.g_table, dtype=jnp.float32)
+
+    def act_fd(m, h, k):
+        g_key = k if cfg.g_noise else None
+        gv, gd = jax.jvp(lambda z: g_apply(m, z, g_key, cfg.noise), (nodes,), (jnp.ones_like(nodes),))
+        gh, dgh = hermite(gv, gd, -cfg.g_table_range, cfg.g_table_range, h)
+        e, de = jax.jvp(jax.nn.elu, (h,), (jnp.ones_like(h),))
+        return e + cfg.g_scale * gh, de + cfg.g_scale * dgh
+
+    return act_fd
+
+
+def loss_and_grad(act_fd: Callable, m, params, x, y, key, noise: float):
+    """Cross-entropy and its gradient w.r.t. the inner params, written out by hand (exact).
+
+    The model is two dense layers around f, so the backward pass needs only f and f' on the hidden
+    pre-activations; writing it out lets g be evaluated once per step (value and slope together) instead of
+    an autodiff forward + backward through g, and keeps the second-order graph of the meta-gradient small.
+    """
+    k_hidden, k_act = jax.random.split(key)
+    h = x @ params["l1"]["w"] + params["l1"]["b"]  # [B, H]
+    fa, dfa = act_fd(m, h, k_act)
+    a = fa + uniform_noise(k_hidden, h.shape[-1], noise)
+    logits = a @ params["l2"]["w"] + params["l2"]["b"]  # [B, 10]
+    logp = jax.nn.log_softmax(logits)
+    onehot = jax.nn.one_hot(y, logits.shape[-1], dtype=logits.dtype)
+    loss = -jnp.mean(jnp.sum(onehot * logp, -1))
+    d2 = (jnp.exp(logp) - onehot) / x.shape[0]  # dL/dlogits
+    dh = (d2 @ params["l2"]["w"].T) * dfa  # dL/dh
+    grads = {"l1": {"w": x.T @ dh, "b": dh.sum(0)}, "l2": {"w": a.T @ d2, "b": d2.sum(0)}}
+    return loss, grads
+
+
+def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
+              act_fd: Callable | None = None):
+    """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
+    act_fd = value_and_derivative(act) if act_fd is None else act_fd
+
+    def step(m, state, batch):
+        params, v = state
+        x, y, key = batch
+        loss, grads = loss_and_grad(act_fd, m, params, x, y, key, cfg.noise)
+        v = jax.tree.map(lambda v, g: cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g, v, grads)
+        params = jax.tree.map(lambda p, g, v: p - cfg.inner_lr * g / (jnp.sqrt(v) + cfg.rms_eps), params, grads, v)
+        return (params, v), loss
+
+    v0 = jax.tree.map(jnp.ones_like, task.params0)
+    (params, _), losses = metalib.unroll(step, (task.params0, v0), (task.x, task.y, task.keys), meta,
+                                         checkpoint=checkpoint)
+    logits = forward(params, task.x_test, task.test_key, lambda h, k: act(meta, h, k), cfg.noise)
+    acc = 100.0 * jnp.mean(jnp.argmax(logits, -1) == task.y_test)
+    return losses, jax.lax.stop_gradient(acc)
+
+
+def make_meta_loss(cfg: InnerConfig, *, checkpoint: bool = True):
+    """``meta_loss(g_params, task) -> (mean of losses[101:], {"final_loss", "test_acc"})``."""
+    act, act_fd = make_act(cfg, "learned"), make_act_fd(cfg, "learned")
+
+    def meta_loss(gp, task):
+        losses, acc = inner_run(gp, task, cfg, act, checkpoint=checkpoint, act_fd=act_fd)
+        return jnp.mean(losses[cfg.objective_from:]), {"final_loss": losses[-1], "test_acc": acc,
+                                                        "mean_loss": jnp.mean(losses)}
+
+    return meta_loss

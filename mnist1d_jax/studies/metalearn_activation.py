@@ -1,0 +1,303 @@
+"""Metalearning an activation function (paper Fig. 6, EXPERIMENTS.md §6), several outer seeds in one vmap.
+
+``run(config)`` learns g (f = ELU + 0.2·g) by outer SGD on the clipped meta-gradient of the mean of the last
+200 inner losses, for every seed at once (`mnist1d_jax.meta.run_outer`, chunks of outer steps, a resumable
+checkpoint after every chunk), then trains the baselines (ReLU, ELU, Swish, GELU, Softplus, tanh, sigmoid, the
+paper's piecewise-linear fit and our own fit of each learned function) by the identical inner procedure with
+the same inner init and noise, and the transfer check (`transfer_activation`). ``draw(results, png)`` draws
+the three-panel figure from the results alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mnist1d_jax import meta as metalib
+from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.results import atomic_write, provenance, write_json
+from mnist1d_jax.studies import activation_core as core
+
+BASELINE_ORDER = ("relu", "swish", "gelu", "elu", "softplus", "tanh", "sigmoid", "pwl_paper", "pwl_own")
+COLORS = {"relu": "gold", "swish": "orange", "gelu": "brown", "elu": "red", "softplus": "purple", "tanh": "blue",
+          "sigmoid": "green", "pwl_paper": "gray", "pwl_own": "black"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationStudyConfig:
+    """Defaults: the paper's protocol with the paper's 1→100→100→1 g; ``g_hidden=(100,)`` is the notebook's."""
+
+    g_hidden: tuple[int, ...] = (100, 100)
+    g_noise: bool = True
+    g_table: int | None = None  # approximation option, see activation_core.InnerConfig
+    inner_steps: int = 301
+    objective_from: int = 101
+    outer_steps: int = 301
+    outer_lr: float = 0.3
+    clip: float = 0.1
+    seeds: tuple[int, ...] = (0, 1, 2)
+    num_samples: int = 10_000
+    chunk: int = 7  # outer steps per compiled chunk (301 = 43 × 7): progress and checkpoints between chunks
+    grid_points: int = 100  # the learned function is recorded on this many points of [-5, 5] every outer step
+    transfer_seeds: int = 10
+    transfer_steps: int = 1000  # Adam updates - 1 per transfer run (harness H uses 6000; shortened for CPU time)
+    quick: bool = False
+
+    def inner(self) -> core.InnerConfig:
+        return core.InnerConfig(g_hidden=self.g_hidden, g_noise=self.g_noise, g_table=self.g_table,
+                                inner_steps=self.inner_steps, objective_from=self.objective_from)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def quick_config(cls, **changes) -> ActivationStudyConfig:
+        """A seconds-long smoke configuration (tests, ``--quick``)."""
+        base = dict(g_hidden=(8,), inner_steps=12, objective_from=4, outer_steps=4, chunk=2, seeds=(0, 1),
+                    num_samples=1000, transfer_seeds=2, transfer_steps=5, quick=True)
+        base.update(changes)
+        return cls(**base)
+
+
+def make_tasks(config: ActivationStudyConfig):
+    """Per seed: the fixed inner task (batches, init, noise keys) and g's initial parameters, stacked [S, ...]."""
+    from mnist1d_jax.io import get_dataset
+
+    data = get_dataset(DatasetConfig(num_samples=config.num_samples))
+    cfg = config.inner()
+    keys = jnp.stack([jax.random.key(s) for s in config.seeds])
+
+    def one(key):
+        k_task, k_g = jax.random.split(key)
+        return core.make_task(k_task, data.x, data.y, data.x_test, data.y_test, cfg), core.init_g(k_g, cfg.g_hidden)
+
+    return jax.vmap(one)(keys)
+
+
+def _grid(config):
+    return jnp.linspace(-5.0, 5.0, config.grid_points, dtype=jnp.float32)
+
+
+_NOT_LEARNING = ("transfer_seeds", "transfer_steps", "quick")
+
+
+def _learning_fields(config) -> str:
+    """The config fields that determine the outer loop: a checkpoint is reused only if these all match."""
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in _NOT_LEARNING}, sort_keys=True)
+
+
+def _save_checkpoint(path: Path, config, state, metrics) -> None:
+    leaves = jax.tree.leaves((state, metrics))
+    arrays = {f"a{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["config"] = np.asarray(_learning_fields(config))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _load_checkpoint(path: Path, config, like_state, like_metrics):
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        if str(f["config"]) != _learning_fields(config):
+            return None
+        leaves = [f[f"a{i}"] for i in range(len(f.files) - 1)]
+    treedef = jax.tree.structure((like_state, like_metrics))
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None = None, progress=None,
+          resume_only: bool = False):
+    """The outer loop for every seed at once. Returns (final OuterState, metrics [S, outer_steps, ...], tasks).
+
+    ``resume_only``: return the checkpoint's state and metrics as they are, without running further."""
+    cfg = config.inner()
+    tasks, g0 = make_tasks(config)
+    meta_loss = core.make_meta_loss(cfg)
+    grid = _grid(config)
+    record = lambda gp: core.learned_activation(gp, grid, None, g_scale=cfg.g_scale)  # noise-free f on [-5, 5]
+    optimizer = optax.sgd(config.outer_lr)
+    state, done_metrics = None, None
+    path = Path(checkpoint_path) if checkpoint_path else None
+    if path is not None and path.exists():
+        like_state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
+        shape = jax.eval_shape(lambda: jax.vmap(metalib.make_outer_scan(meta_loss, optimizer, 1, record=record))(
+            like_state, tasks)[1])
+        loaded = _load_checkpoint(path, config, like_state, shape)
+        if loaded is not None:
+            state, done_metrics = loaded
+    if progress is not None and state is not None:
+        progress(int(np.asarray(state.step)[0]))
+
+    def on_chunk(st, metrics):
+        merged = metrics if done_metrics is None else jax.tree.map(
+            lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
+        if path is not None:
+            _save_checkpoint(path, config, st, merged)
+        if progress is not None:
+            progress(int(np.asarray(st.step)[0]))
+
+    if resume_only:
+        if state is None:
+            raise FileNotFoundError(f"no usable checkpoint at {path}")
+        return state, done_metrics, tasks
+    state, metrics = metalib.run_outer(
+        meta_loss, optimizer, g0, tasks, config.outer_steps, chunk=config.chunk, clip=config.clip,
+        record=record, vmap=True, state=state, on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds])
+    if done_metrics is not None:
+        metrics = (jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
+                   if metrics else done_metrics)
+    return state, metrics, tasks
+
+
+def fit_pwl(f_values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Least-squares continuous piecewise-linear fit (the paper's knots) of f sampled on `grid`: coefs [7]."""
+    feats = np.asarray(core.hinge_features(jnp.asarray(grid)))
+    coef, *_ = np.linalg.lstsq(feats, f_values, rcond=None)
+    return coef.astype(np.float32)
+
+
+def evaluate(config: ActivationStudyConfig, tasks, final_meta, pwl_coefs) -> dict:
+    """Test accuracy and mean train loss, per seed, of the final learned f and of every baseline."""
+    cfg = config.inner()
+    out = {}
+
+    def run_kind(kind, meta):
+        act = core.make_act(cfg, kind)
+        fn = jax.jit(jax.vmap(lambda m, t: core.inner_run(m, t, cfg, act, checkpoint=False,
+                                                          act_fd=core.make_act_fd(cfg, kind))))
+        losses, acc = fn(meta, tasks)
+        return {"test_acc": np.asarray(acc), "mean_train_loss": np.asarray(losses.mean(-1)),
+                "objective": np.asarray(losses[:, cfg.objective_from:].mean(-1))}
+
+    dummy = jnp.zeros((len(config.seeds),))
+    out["learned"] = run_kind("learned", final_meta)
+    for kind in BASELINE_ORDER:
+        if kind == "pwl_own":
+            out[kind] = run_kind("pwl", jnp.asarray(pwl_coefs))
+        else:
+            out[kind] = run_kind(kind, dummy)
+    return out
+
+
+def run(config: ActivationStudyConfig, *, checkpoint_path=None, progress=None, transfer: bool = True) -> dict:
+    """Everything of the study, as a JSON-able dict (curves [S, steps], accuracies per seed, summaries)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    stopped = None
+    try:
+        state, metrics, tasks = learn(config, checkpoint_path=checkpoint_path, progress=progress)
+    except metalib.NonFiniteMetaGradient as err:
+        # The run stops at the first non-finite meta-gradient; with a checkpoint we still report (clearly
+        # labelled) everything up to the last completed chunk instead of losing the whole run.
+        if checkpoint_path is None or not Path(checkpoint_path).exists():
+            raise
+        stopped = str(err)
+        state, metrics, tasks = learn(dataclasses.replace(config), checkpoint_path=checkpoint_path,
+                                      progress=progress, resume_only=True)
+    t_learn, c_learn = time.perf_counter() - t0, time.process_time() - c0
+    grid = np.asarray(_grid(config))
+    f_final = np.asarray(metrics["record"][:, -1])  # [S, grid]
+    pwl_coefs = np.stack([fit_pwl(f, grid) for f in f_final])
+    evals = evaluate(config, tasks, state.meta, pwl_coefs)
+    results = {
+        "config": config.to_dict(),
+        "g_architecture": "1→" + "→".join(str(h) for h in config.g_hidden) + "→1",
+        "exact": config.g_table is None,
+        "completed_outer_steps": int(np.asarray(state.step)[0]),
+        "stopped_early": stopped,
+        "seeds": list(config.seeds),
+        "curves": {
+            "objective": metrics["value"],  # [S, T] meta-objective before each outer update
+            "final_inner_loss": metrics["aux"]["final_loss"],
+            "test_acc": metrics["aux"]["test_acc"],  # f before each outer update
+            "grad_norm": metrics["grad_norm"],
+        },
+        "grid": grid,
+        "learned_function": metrics["record"],  # [S, T, grid] noise-free f after each outer update
+        "pwl_own_coefs": pwl_coefs,
+        "pwl_knots": list(core.PWL_KNOTS),
+        "evaluation": evals,
+        "summary": {k: {"mean": float(np.mean(v["test_acc"])), "std": float(np.std(v["test_acc"])),
+                        "per_seed": v["test_acc"]} for k, v in evals.items()},
+        "runtime": {"outer_loop_wall_s": t_learn, "outer_loop_cpu_s": c_learn,
+                    "wall_per_outer_step_all_seeds_s": t_learn / max(1, int(np.asarray(state.step)[0]))},
+        "provenance": provenance(),
+    }
+    best = max((k for k in BASELINE_ORDER if k != "pwl_own"), key=lambda k: results["summary"][k]["mean"])
+    results["summary"]["best_baseline"] = best
+    results["summary"]["margin_over_best_baseline"] = (results["summary"]["learned"]["mean"]
+                                                       - results["summary"][best]["mean"])
+    if transfer:
+        from mnist1d_jax.studies import transfer_activation
+
+        results["transfer"] = transfer_activation.run_transfer(config, np.asarray(metrics["record"][0, -1]), grid,
+                                                               jax.tree.map(lambda a: a[0], state.meta))
+    results["runtime"]["total_wall_s"] = time.perf_counter() - t0
+    results["runtime"]["total_cpu_s"] = time.process_time() - c0
+    return results
+
+
+def draw(results: dict, png: str | Path) -> Path:
+    """Three panels from a results dict: objective, test accuracy (+ baselines) and f coloured by outer step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {k: np.asarray(v) for k, v in results["curves"].items()}
+    steps = np.arange(curves["objective"].shape[1])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    for s, seed in enumerate(results["seeds"]):
+        ax.plot(steps, curves["objective"][s], lw=1, label=f"seed {seed}")
+    ax.set(xlabel="outer step", ylabel="meta-objective (mean of inner losses 101-300)", title="Outer objective")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    acc = curves["test_acc"]
+    ax.plot(steps, acc.mean(0), color="black", lw=1.5, label="learned (mean over seeds)")
+    ax.fill_between(steps, acc.min(0), acc.max(0), color="black", alpha=0.15)
+    for k in BASELINE_ORDER:
+        if k in results["summary"]:
+            m = results["summary"][k]["mean"]
+            ax.axhline(m, color=COLORS[k], lw=1, ls="--" if k.startswith("pwl") else "-", label=f"{k} {m:.1f}")
+    ax.set(xlabel="outer step", ylabel="test accuracy, first 500 test examples (%)", title="Test accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    ax = axes[2]
+    grid = np.asarray(results["grid"])
+    f = np.asarray(results["learned_function"])[0]
+    cmap = plt.get_cmap("viridis")
+    every = max(1, len(f) // 30)
+    for t in range(0, len(f), every):
+        ax.plot(grid, f[t], color=cmap(t / max(1, len(f) - 1)), lw=1)
+    ax.plot(grid, f[-1], color=cmap(1.0), lw=2)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, len(f)))
+    fig.colorbar(sm, ax=ax, label="outer step")
+    ax.set(xlim=(-5, 5), ylim=(-1.5, 4), xlabel="x", ylabel="f(x)",
+           title=f"Learned f = ELU + 0.2 g, g {results['g_architecture']} (seed {results['seeds'][0]})")
+    label = "exact" if results.get("exact", True) else f"g tabulated ({results['config']['g_table']} nodes)"
+    title = f"Metalearned activation, {len(results['seeds'])} seeds, {len(steps)} outer steps, {label}"
+    if results.get("stopped_early"):
+        title += f"\nSTOPPED EARLY after {results['completed_outer_steps']} of {results['config']['outer_steps']}"
+        title += " outer steps: " + results["stopped_early"]
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def main(config: ActivationStudyConfig, out: str | Path, *, checkpoint_path=None, progress=None,
+         transfer: bool = True) -> dict:
+    """Compute, write ``<out>.json`` atomically, then draw ``<out>.png`` from the JSON."""
+    out = Path(out)
+    results = run(config, checkpoint_path=checkpoint_path, progress=progress, transfer=transfer)
+    json_path = write_json(out.with_suffix(".json"), results)
+    draw(json.loads(json_path.read_text()), out.with_suffix(".png"))
+    return results

@@ -1,0 +1,204 @@
+"""Metalearning the SGD learning rate (paper Fig. 5, EXPERIMENTS.md §5): every trial and init in one vmap.
+
+Inner: Dense 40→50, tanh, Dense 50→10 (PyTorch default init, drawn once per init key and reused at every
+outer step), 200 plain-SGD steps on sequential batches of 50 from index 0, losses recorded before each
+update. Outer objective: the mean of the 200 inner losses, differentiated through the whole unroll; outer
+plain gradient descent on η with step 0.3 for 50 steps. ``run(config)`` runs the two trials (η₀ = 1.5 and
+0.15 from init key 0) and the init sweep (init keys 1..N, both η₀) as one jitted, vmapped outer scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mnist1d_jax import meta as metalib
+from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.results import provenance, write_json
+
+
+@dataclasses.dataclass(frozen=True)
+class LRStudyConfig:
+    hidden: int = 50
+    inner_steps: int = 200
+    batch_size: int = 50
+    outer_steps: int = 50
+    outer_lr: float = 0.3
+    initial_lrs: tuple[float, ...] = (1.5, 0.15)
+    trial_init_seed: int = 0
+    sweep_init_seeds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    num_samples: int = 5000  # the frozen default dataset: 4,000 training examples
+    checkpoint: bool = False  # 200 steps of a 2,560-parameter net fit in memory; recomputation only costs time
+    chunk: int | None = None  # outer steps per compiled chunk (None: all in one; progress updates per chunk)
+    mode: str = "forward"  # η is one scalar: forward mode is exact, a little cheaper, and stores nothing
+    quick: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def quick_config(cls, **changes) -> LRStudyConfig:
+        base = dict(inner_steps=10, outer_steps=3, sweep_init_seeds=(1, 2), quick=True)
+        base.update(changes)
+        return cls(**base)
+
+
+def _dense_init(key, fan_in, fan_out):
+    kw, kb = jax.random.split(key)
+    b = 1.0 / fan_in**0.5
+    return {"w": jax.random.uniform(kw, (fan_in, fan_out), jnp.float32, -b, b),
+            "b": jax.random.uniform(kb, (fan_out,), jnp.float32, -b, b)}
+
+
+def init_mlp(key, hidden: int = 50) -> dict:
+    """PyTorch-default init of Dense 40→hidden, Dense hidden→10 (2,560 parameters at 50)."""
+    k1, k2 = jax.random.split(key)
+    return {"l1": _dense_init(k1, 40, hidden), "l2": _dense_init(k2, hidden, 10)}
+
+
+def mlp_loss(params, batch) -> jax.Array:
+    """Mean softmax cross-entropy of the tanh MLP on ``batch = (x [B, 40], y [B])``."""
+    x, y = batch
+    logits = jnp.tanh(x @ params["l1"]["w"] + params["l1"]["b"]) @ params["l2"]["w"] + params["l2"]["b"]
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+
+def sequential_batches(x, y, steps: int, batch: int):
+    """Batch s is examples ``(batch·s + i) mod N``: ``x [T, B, 40]`` float32, ``y [T, B]``."""
+    idx = (np.arange(steps)[:, None] * batch + np.arange(batch)) % len(x)
+    return jnp.asarray(x[idx], jnp.float32), jnp.asarray(y[idx], jnp.int32)
+
+
+def make_meta_loss(batches, *, checkpoint: bool = False, truncation: int | None = None):
+    """``meta_loss(lr, params0) -> (mean inner loss, {"final_loss"})`` over the fixed `batches`."""
+    step = metalib.make_inner_step(lambda lr, p, b: mlp_loss(p, b), metalib.sgd(lambda lr: lr))
+
+    def meta_loss(lr, params0):
+        _, losses = metalib.unroll(step, (params0, ()), batches, lr, checkpoint=checkpoint, truncation=truncation)
+        return losses.mean(), {"final_loss": losses[-1]}
+
+    return meta_loss
+
+
+def runs_of(config: LRStudyConfig) -> list[tuple[str, int, float]]:
+    """(group, init seed, initial η) of every run: the trials first, then the sweep."""
+    runs = [("trial", config.trial_init_seed, lr) for lr in config.initial_lrs]
+    runs += [("sweep", s, lr) for s in config.sweep_init_seeds for lr in config.initial_lrs]
+    return runs
+
+
+def _progress_callback(progress):
+    return None if progress is None else (lambda state, metrics: progress(int(np.asarray(state.step)[0])))
+
+
+def run(config: LRStudyConfig, progress=None) -> dict:
+    """All runs in one compiled, vmapped outer scan; returns a JSON-able results dict."""
+    from mnist1d_jax.io import get_dataset
+
+    data = get_dataset(DatasetConfig(num_samples=config.num_samples))
+    batches = sequential_batches(data.x, data.y, config.inner_steps, config.batch_size)
+    runs = runs_of(config)
+    t0, c0 = time.perf_counter(), time.process_time()
+    params0 = jax.vmap(lambda s: init_mlp(jax.random.key(s), config.hidden))(jnp.array([r[1] for r in runs]))
+    lr0 = jnp.array([r[2] for r in runs], jnp.float32)
+    meta_loss = make_meta_loss(batches, checkpoint=config.checkpoint)
+    state, metrics = metalib.run_outer(meta_loss, optax.sgd(config.outer_lr), lr0, params0, config.outer_steps,
+                                       vmap=True, mode=config.mode, chunk=config.chunk,
+                                       on_chunk=_progress_callback(progress),
+                                       labels=[f"{g} init {s} eta0 {lr}" for g, s, lr in runs])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    lrs = np.asarray(metrics["record"])  # [R, outer]: η after each update (as the original plots it)
+    final = lrs[:, -1]
+    sweep = np.array([g == "sweep" for g, _, _ in runs])
+    return {
+        "config": config.to_dict(),
+        "runs": [{"group": g, "init_seed": s, "initial_lr": lr} for g, s, lr in runs],
+        "curves": {"objective": metrics["value"], "final_inner_loss": metrics["aux"]["final_loss"],
+                   "learning_rate": lrs, "meta_gradient": metrics["grad_norm"]},
+        "converged_lr": {
+            "trials": {str(lr): float(final[i]) for i, (g, _, lr) in enumerate(runs) if g == "trial"},
+            "sweep_mean": float(final[sweep].mean()) if sweep.any() else None,
+            "sweep_std": float(final[sweep].std()) if sweep.any() else None,
+            "sweep_min": float(final[sweep].min()) if sweep.any() else None,
+            "sweep_max": float(final[sweep].max()) if sweep.any() else None,
+        },
+        "converged_objective": float(np.asarray(metrics["value"])[0, -1]),
+        "runtime": {"wall_s_including_compile": wall, "cpu_s": cpu, "num_runs": len(runs),
+                    "note": "one jit+vmap call for all runs; 2-core machine shared with other jobs"},
+        "provenance": provenance(),
+    }
+
+
+def memory_profile(steps=(200, 2000), checkpoint=(False, True)) -> list[dict]:
+    """Compiled temp memory of the meta-gradient (one run) for each unroll length, with/without checkpointing.
+
+    Uses XLA's `memory_analysis()` of the compiled program, so nothing is run; synthetic batches suffice.
+    """
+    out = []
+    for t in steps:
+        batches = (jnp.zeros((t, 50, 40), jnp.float32), jnp.zeros((t, 50), jnp.int32))
+        params0 = init_mlp(jax.random.key(0))
+        for ck in checkpoint:
+            loss = make_meta_loss(batches, checkpoint=ck)
+            f = jax.jit(jax.grad(lambda lr, p, loss=loss: loss(lr, p)[0]))
+            mem = f.lower(jnp.float32(0.5), params0).compile().memory_analysis()
+            out.append({"inner_steps": t, "checkpoint": ck, "temp_bytes": int(mem.temp_size_in_bytes),
+                        "argument_bytes": int(mem.argument_size_in_bytes)})
+    return out
+
+
+def draw(results: dict, png: str | Path) -> Path:
+    """Three panels vs outer step: outer objective, final inner loss, learning rate (trials bold, sweep thin)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {k: np.asarray(v) for k, v in results["curves"].items()}
+    runs = results["runs"]
+    steps = np.arange(1, curves["objective"].shape[1] + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    panels = [("objective", "outer objective (mean inner loss)"), ("final_inner_loss", "final inner loss"),
+              ("learning_rate", "learning rate η (after the update)")]
+    colors = {1.5: "tab:red", 0.15: "tab:blue"}
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for i, r in enumerate(runs):
+            c = colors.get(r["initial_lr"], "tab:gray")
+            if r["group"] == "trial":
+                ax.plot(steps, curves[key][i], color=c, lw=2, label=f"trial η₀={r['initial_lr']}")
+            else:
+                ax.plot(steps, curves[key][i], color=c, lw=0.6, alpha=0.35)
+        ax.set(xlabel="outer step", ylabel=label)
+    axes[0].set_ylim(top=1.75)
+    conv = results["converged_lr"]
+    axes[2].axhline(0.62, color="k", ls=":", lw=1, label="paper 0.62")
+    axes[2].legend(fontsize=8)
+    sweep = (f"; sweep over {len(results['config']['sweep_init_seeds'])} inits × both η₀: "
+             f"{conv['sweep_mean']:.3f} ± {conv['sweep_std']:.3f}" if conv["sweep_mean"] is not None else "")
+    trials = ", ".join(f"{float(v):.3f}" for v in conv["trials"].values())
+    fig.suptitle(f"Metalearned SGD learning rate: trials converge to {trials}{sweep} (thin lines: other inits)",
+                 fontsize=10)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def main(config: LRStudyConfig, out: str | Path, *, memory: bool = True, progress=None) -> dict:
+    """Compute, write ``<out>.json``, draw ``<out>.png`` from it."""
+    out = Path(out)
+    results = run(config, progress=progress)
+    if memory:
+        results["memory"] = memory_profile()
+    path = write_json(out.with_suffix(".json"), results)
+    draw(json.loads(path.read_text()), out.with_suffix(".png"))
+    return results
