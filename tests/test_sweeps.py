@@ -1,0 +1,66 @@
+"""Width sweeps: a padded width trains exactly like the real one; true fan-in init; buckets; shapes."""
+
+import jax
+import numpy as np
+import pytest
+
+from mnist1d_jax.sweeps import (
+    SweepConfig,
+    bucket_widths,
+    cost_fn,
+    default_cnn_channels,
+    default_mlp_widths,
+    init_padded,
+    param_count,
+    sweep_widths,
+    width_at_params,
+)
+
+
+class _Data:
+    def __init__(self, n=200, n_test=100, seed=0):
+        rng = np.random.default_rng(seed)
+        self.x = rng.normal(size=(n, 40)).astype(np.float32)
+        self.x_test = rng.normal(size=(n_test, 40)).astype(np.float32)
+        # learnable labels: which of the first ten inputs is largest
+        self.y, self.y_test = (np.argmax(a[:, :10], 1).astype(np.int32) for a in (self.x, self.x_test))
+
+
+@pytest.mark.parametrize("model,width,padded,loss", [("mlp", 5, 13, "nll"), ("cnn", 3, 7, "mse")])
+def test_padded_width_trains_exactly_like_the_real_model(model, width, padded, loss):
+    data = _Data()
+    cfg = SweepConfig(learning_rate=0.05, epochs=10, batch_size=50, loss=loss)
+    alone = sweep_widths(model, [width], [0], data, cfg, buckets=[[width]])
+    padded_run = sweep_widths(model, [width, padded], [0], data, cfg, buckets=[[width, padded]])
+    for k in ("train_loss", "test_loss", "train_error", "test_error", "test_nll"):
+        np.testing.assert_allclose(padded_run[k][0], alone[k][0], rtol=1e-5, err_msg=k)
+
+
+def test_init_at_true_fan_in_and_zero_padding():
+    params, mask = init_padded("mlp", 9, 30, jax.random.key(0))
+    k1 = np.asarray(params["Dense_1"]["kernel"])
+    assert k1.shape == (30, 30)
+    assert np.abs(k1[:9, :9]).max() <= 1 / 3 and np.abs(k1[:9, :9]).max() > 0.25  # bound 1/sqrt(9)
+    assert not k1[9:].any() and not k1[:, 9:].any()
+    assert np.asarray(mask["Dense_1"]["kernel"]).sum() == 81
+    params, mask = init_padded("cnn", 4, 6, jax.random.key(0))
+    head = np.asarray(params["Dense_0"]["kernel"])
+    assert head.shape == (30, 10) and not head[20:].any() and np.abs(head[:20]).max() <= 1 / np.sqrt(20)
+
+
+def test_buckets_and_paper_grids():
+    widths = default_mlp_widths()
+    assert widths == [2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300]
+    assert len(default_cnn_channels()) == 29
+    groups = bucket_widths(widths, cost_fn("mlp"), max_buckets=5)
+    assert 1 < len(groups) <= 5 and sum(groups, []) == widths
+    padded_cost = sum(len(g) * cost_fn("mlp")(max(g)) for g in groups)
+    assert padded_cost < 0.5 * len(widths) * cost_fn("mlp")(300)  # far cheaper than padding all to 300
+    assert param_count("mlp", 47) == 4663 and param_count("cnn", 18) == 2998
+    assert abs(width_at_params("mlp", param_count("mlp", 177)) - 177) < 1e-6
+
+
+def test_sweep_shapes_two_widths_two_seeds():
+    res = sweep_widths("mlp", [3, 8], [0, 1], _Data(), SweepConfig(epochs=1, batch_size=50), max_buckets=1)
+    assert res["test_error"].shape == (2, 2) and res["params"] == [175, 490]
+    assert not np.array_equal(res["test_loss"][:, 0], res["test_loss"][:, 1])  # seeds differ
