@@ -91,12 +91,20 @@ def evaluate(state: TrainState, x: Array, y: Array) -> dict[str, Array]:
     return {"loss": state.loss_fn(logits, y), "accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
 
 
-def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, momentum: float = 0.9):
+def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, momentum: float = 0.9,
+                   schedule: str = "constant", total_steps: int | None = None):
     """Adam or SGD with momentum, with PyTorch's *coupled* weight decay (L2 added to the gradient).
 
     ``learning_rate`` and ``weight_decay`` may be traced arrays (vmap or differentiate through them). A
-    Python ``weight_decay == 0`` skips the decay transform.
+    Python ``weight_decay == 0`` skips the decay transform. ``schedule="cosine"`` decays the learning rate to 0
+    over ``total_steps`` updates (used by the improved baselines, never by the reproductions).
     """
+    if schedule == "cosine":
+        if not total_steps:
+            raise ValueError("a cosine schedule needs total_steps")
+        learning_rate = optax.cosine_decay_schedule(learning_rate, total_steps)
+    elif schedule != "constant":
+        raise ValueError(f"schedule={schedule!r}: use 'constant' or 'cosine'")
     if name == "adam":
         base = optax.adam(learning_rate)
     elif name == "sgd":

@@ -110,6 +110,7 @@ class TrainConfig:
     learning_rate: float = 1e-2
     weight_decay: float = 0.0
     momentum: float = 0.9
+    schedule: str = "constant"  # or "cosine" (decay to 0 over the T + 1 updates)
     batch_size: int = 100
     total_steps: int = 6000  # T: T + 1 updates, as the original harness
     eval_every: int = 250
@@ -195,7 +196,8 @@ def train(key: Array, data: Data, config: TrainConfig = TrainConfig(), hparams: 
         raise ValueError("the modern protocol selects on validation: pass prepare_data(..., val_fraction=0.1)")
     hp = {"learning_rate": config.learning_rate, "weight_decay": config.weight_decay, **(hparams or {})}
     model = config.make_model() if model is None else model
-    tx = make_optimizer(config.optimizer, hp["learning_rate"], hp["weight_decay"], config.momentum)
+    tx = make_optimizer(config.optimizer, hp["learning_rate"], hp["weight_decay"], config.momentum,
+                        config.schedule, config.total_steps + 1)
     init_key, order_key = jax.random.split(key)
     state = create_train_state(init_key, model, tx, params=params, mask=mask, input_length=data.x.shape[1])
     batch = _batch_fn(data, config, order_key)

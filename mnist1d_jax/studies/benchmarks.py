@@ -1,0 +1,214 @@
+"""Table 1 and the benchmark figure: logistic, MLP, CNN, GRU x {default, shuffled} x seeds (EXPERIMENTS.md §2).
+
+Every (model, dataset, protocol) cell is one compiled program vmapped over the seeds. Per seed we report three
+test accuracies:
+
+* **final** (step 6000) and **best** over the 25 evaluation points (the paper's numbers match "best", i.e. a
+  checkpoint chosen on the test curve) from harness H on the full 4,000 training examples;
+* **val-selected**, leakage-free: a separate harness-H run on 90 % of the training set (``val_seed`` fixes
+  which 400 examples are held out), reporting the test accuracy at the evaluation with the best validation
+  accuracy;
+* optionally the **modern** protocol (shuffled batches every epoch, same split, same selection).
+
+"Shuffled" MNIST-1D is the 2024 benchmark figure's dataset: the frozen (default) data with its 40 columns
+permuted by ``np.random.seed(42); np.random.permutation(40)`` (``SHUFFLE_PERMUTATION``), identically for train
+and test. (The 2020 Table 1 regenerated the data with ``shuffle_seq=True`` instead, a different permutation.)
+
+Results go to ``benchmarks.json`` first (atomically, with config, seeds and versions); the figure and the
+Markdown table are drawn from that file only (``draw``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies import improved
+from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
+
+SHUFFLE_PERMUTATION = (19, 16, 15, 26, 4, 12, 37, 27, 39, 6, 25, 9, 13, 31, 34, 8, 17, 24, 0, 33, 5, 11, 1, 29, 21,
+                       2, 30, 36, 3, 35, 23, 32, 10, 22, 18, 20, 7, 14, 28, 38)
+PAPER = {  # Table 1 (test accuracy %, mean +- spread); shuffled spreads as the default ones
+    "default": {"logistic": (32, 1), "mlp": (68, 2), "cnn": (94, 2), "gru": (91, 2)},
+    "shuffled": {"logistic": (32, 1), "mlp": (68, 2), "cnn": (56, 2), "gru": (57, 2)},
+}
+REVIEW = {"cnn": (96.8, 0.5), "mlp": (73.3, 1.4)}  # the independent review's improved baselines (100 seeds)
+HUMAN = 95.8
+COLORS = {"logistic": "tab:blue", "mlp": "tab:orange", "cnn": "tab:green", "gru": "tab:red"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarksConfig:
+    """The study's knobs; defaults are the paper's (Adam 1e-2, batch 100, T = 6000, eval every 250)."""
+
+    models: tuple[str, ...] = ("logistic", "mlp", "cnn", "gru")
+    datasets: tuple[str, ...] = ("default", "shuffled")
+    seeds: int = 10
+    seed: int = 0  # seed i uses jax.random.split(jax.random.key(seed), seeds)[i]
+    total_steps: int = 6000
+    eval_every: int = 250
+    learning_rate: float = 1e-2
+    batch_size: int = 100
+    val_fraction: float = 0.1
+    val_seed: int = 0
+    modern: bool = True
+    improved: tuple[str, ...] = ("cnn", "mlp")
+    improved_seeds: int = 10
+    improved_steps: int = 6000
+
+
+QUICK = BenchmarksConfig(seeds=2, total_steps=20, eval_every=10, improved_seeds=2, improved_steps=20)
+
+
+def load_dataset():
+    """The default MNIST-1D dataset (identical to the paper's frozen file), from the exact generator."""
+    from mnist1d_jax import DatasetConfig, make_dataset
+
+    return make_dataset(DatasetConfig())
+
+
+def _summaries(metrics, summary, keys=("final_test_acc", "best_test_acc", "selected_test_acc")) -> dict:
+    return {k: np.asarray(summary[k]).tolist() for k in keys if k in summary}
+
+
+def run(config: BenchmarksConfig = BenchmarksConfig(), progress: bool = True, checkpoint=None,
+        previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train every cell and return the JSON-able results (curves per seed, summaries, timings).
+
+    ``checkpoint(results)`` is called after every model (partial results survive an interrupted run);
+    cells already in ``previous`` (same config) are reused, so a rerun only adds what is missing.
+    """
+    from tqdm.auto import tqdm
+
+    ds = load_dataset()
+    perms = {"default": None, "shuffled": SHUFFLE_PERMUTATION}
+    data = {(name, split): prepare_data(ds, config.val_fraction if split == "val" else 0.0, config.val_seed,
+                                        perms[name])
+            for name in config.datasets for split in ("full", "val")}
+    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    base = TrainConfig(learning_rate=config.learning_rate, batch_size=config.batch_size,
+                       total_steps=config.total_steps, eval_every=config.eval_every)
+    results = {"config": dataclasses.asdict(config),
+               "seeds": f"jax.random.split(jax.random.key({config.seed}), {config.seeds}); improved: "
+                        f"jax.random.split(jax.random.key({config.seed + 1}), {config.improved_seeds})",
+               "shuffle_permutation": list(SHUFFLE_PERMUTATION), "cells": {}, "improved": {}}
+    if previous and {k: v for k, v in previous["config"].items() if k not in ("models", "improved")} == {
+            k: v for k, v in results["config"].items() if k not in ("models", "improved")}:
+        results["cells"].update(previous.get("cells", {}))
+        results["improved"].update(previous.get("improved", {}))
+    cells = results["cells"]
+    bar = tqdm(config.models, desc="models", disable=not progress)
+    for model in bar:
+        for name in config.datasets:
+            if f"{model}/{name}" in cells:
+                continue
+            bar.set_postfix_str(f"{model} / {name}")
+            cfg = dataclasses.replace(base, model=model)
+            t0 = time.perf_counter()
+            _, m, s = train_seeds(keys, data[name, "full"], cfg)
+            _, _, s_val = train_seeds(keys, data[name, "val"], cfg)
+            cell = {"step": np.asarray(m["step"][0]).tolist(),
+                    "train_acc": np.asarray(m["train_acc"]).tolist(), "test_acc": np.asarray(m["test_acc"]).tolist(),
+                    "harness": _summaries(m, s), "harness_val": _summaries(None, s_val)}
+            if config.modern:
+                _, _, s_mod = train_seeds(keys, data[name, "val"], dataclasses.replace(cfg, protocol="modern"))
+                cell["modern"] = _summaries(None, s_mod)
+            cell["seconds"] = time.perf_counter() - t0
+            cells[f"{model}/{name}"] = cell
+        if checkpoint is not None:
+            checkpoint(results)
+    ikeys = jax.random.split(jax.random.key(config.seed + 1), config.improved_seeds)
+    for kind in tqdm(config.improved, desc="improved", disable=not progress):
+        cfg = dataclasses.replace(improved.CHOSEN[kind], total_steps=config.improved_steps,
+                                  eval_every=min(config.eval_every, config.improved_steps))
+        t0 = time.perf_counter()
+        _, m, s = train_seeds(ikeys, data["default", "val"], cfg)
+        results["improved"][kind] = {"config": dataclasses.asdict(cfg), **_summaries(m, s),
+                                     "val_acc_best": np.asarray(m["val_acc"].max(-1)).tolist(),
+                                     "seconds": time.perf_counter() - t0}
+        if checkpoint is not None:
+            checkpoint(results)
+    return results
+
+
+def _ms(values) -> str:
+    v = np.asarray(values, float)
+    return f"{v.mean():.1f} ± {v.std():.1f}" if v.size else "–"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """Paper vs ours, test accuracy % (mean ± std over seeds)."""
+    cfg = results["config"]
+    lines = [f"Test accuracy (%), mean ± std over {cfg['seeds']} seeds; harness H: Adam {cfg['learning_rate']}, "
+             f"batch {cfg['batch_size']}, T = {cfg['total_steps']}, eval every {cfg['eval_every']}. "
+             "Shuffled = frozen data with the 2024 seed-42 column permutation.", "",
+             "| model | data | paper | final | best over evals | val-selected (H) | modern, val-selected |",
+             "|---|---|---|---|---|---|---|"]
+    for key, cell in results["cells"].items():
+        model, name = key.split("/")
+        p = PAPER[name][model]
+        h = cell["harness"]
+        lines.append(f"| {model} | {name} | {p[0]} ± {p[1]} | {_ms(h['final_test_acc'])} | "
+                     f"{_ms(h['best_test_acc'])} | {_ms(cell['harness_val']['selected_test_acc'])} | "
+                     f"{_ms(cell.get('modern', {}).get('selected_test_acc', []))} |")
+    if results.get("improved"):
+        lines += ["", "Improved baselines (validation-selected checkpoint, hyperparameters chosen on validation "
+                  "only; modern protocol, cosine learning rate):", "",
+                  "| model | review | ours: val-selected test | val acc | config |", "|---|---|---|---|---|"]
+        for kind, r in results["improved"].items():
+            c = r["config"]
+            desc = (f"{dict(c['model_kwargs'])}, lr {c['learning_rate']}, wd {c['weight_decay']}, "
+                    f"T = {c['total_steps']}")
+            lines.append(f"| {kind} | {REVIEW[kind][0]} ± {REVIEW[kind][1]} | {_ms(r['selected_test_acc'])} | "
+                         f"{_ms(r['val_acc_best'])} | {desc} |")
+    return "\n".join(lines) + "\n"
+
+
+def draw(json_path: str | Path, png_path: str | Path) -> Path:
+    """The benchmark figure from the results file only: train and test accuracy vs step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = read_json(json_path)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for key, cell in results["cells"].items():
+        model, name = key.split("/")
+        style = "--" if name == "shuffled" else "-"
+        for ax, what in zip(axes, ("train_acc", "test_acc"), strict=True):
+            curve = np.asarray(cell[what]).mean(0)
+            ax.plot(cell["step"], curve, style, color=COLORS.get(model, "k"),
+                    label=f"{model}{' (shuffled)' if name == 'shuffled' else ''}")
+    axes[1].axhline(HUMAN, color="gray", ls=":", label=f"human ({HUMAN}%)")
+    for ax, title in zip(axes, ("Train accuracy", "Test accuracy"), strict=True):
+        ax.set(title=title, xlabel="training step", ylim=(0, 100))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"MNIST-1D baselines, mean over {results['config']['seeds']} seeds")
+    fig.tight_layout()
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=120)
+    plt.close(fig)
+    return png_path
+
+
+def write(results: dict[str, Any], out_dir: str | Path, stem: str = "benchmarks") -> dict[str, Path]:
+    """JSON first (atomic), then the figure and the Markdown table drawn from it."""
+    out_dir = Path(out_dir)
+    json_path = write_json(out_dir / f"{stem}.json", {**results, "provenance": provenance()})
+    png = draw(json_path, out_dir / f"{stem}.png")
+    md = out_dir / f"{stem}.md"
+    from mnist1d_jax.results import atomic_write
+
+    text = markdown_table(read_json(json_path))
+    atomic_write(md, lambda f: f.write(text.encode()))
+    return {"json": json_path, "png": png, "md": md}

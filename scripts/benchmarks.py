@@ -1,0 +1,85 @@
+"""Table 1 and the benchmark figure (plus the improved baselines): figures/benchmarks.{json,png,md}.
+
+    python scripts/benchmarks.py                      # 4 models x 2 datasets x 10 seeds, the paper's harness
+    python scripts/benchmarks.py --quick --out /tmp/b  # tiny steps and seeds (the end-to-end test)
+    python scripts/benchmarks.py --seeds 20 --no-modern --models cnn gru
+    python scripts/benchmarks.py --resume --improved cnn mlp  # add cells/rows to an existing results file
+    python scripts/benchmarks.py --redraw             # figure and table again from figures/benchmarks.json
+    python scripts/benchmarks.py --search             # the validation-only search behind the improved baselines
+
+Every field of ``BenchmarksConfig`` is a flag (``--total-steps``, ``--val-seed``, ...).
+"""
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies import benchmarks, improved
+
+
+def config_parser(cls, parser: argparse.ArgumentParser) -> None:
+    """One flag per dataclass field: tuples take several values, booleans get --x / --no-x."""
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif str(f.type).startswith("tuple"):
+            parser.add_argument(flag, nargs="*", default=None)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=None)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("figures"))
+    parser.add_argument("--quick", action="store_true", help="tiny steps and seeds (a smoke test)")
+    parser.add_argument("--redraw", action="store_true", help="only redraw from <out>/benchmarks.json")
+    parser.add_argument("--search", action="store_true",
+                        help="run the validation-only search for the improved baselines")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the cells already in <out>/benchmarks.json (same config) and add the rest")
+    config_parser(benchmarks.BenchmarksConfig, parser)
+    args = parser.parse_args(argv)
+
+    if args.redraw:
+        benchmarks.draw(args.out / "benchmarks.json", args.out / "benchmarks.png")
+        print((args.out / "benchmarks.md").read_text() if (args.out / "benchmarks.md").exists() else "")
+        return 0
+    base = benchmarks.QUICK if args.quick else benchmarks.BenchmarksConfig()
+    overrides = {f.name: (tuple(getattr(args, f.name)) if isinstance(f.default, tuple) else getattr(args, f.name))
+                 for f in dataclasses.fields(base) if getattr(args, f.name) is not None}
+    config = dataclasses.replace(base, **overrides)
+
+    if args.search:
+        data = benchmarks.prepare_data(benchmarks.load_dataset(), config.val_fraction, config.val_seed)
+        t0 = time.perf_counter()
+        steps = dict(total_steps=config.improved_steps, eval_every=min(config.eval_every, config.improved_steps))
+        rows = {kind: improved.search(kind, data, seeds=2, base=dataclasses.replace(improved.SEARCH, **steps),
+                                      progress=lambda name: print(f"  searched {name}", flush=True))
+                for kind in config.improved}
+        path = write_json(args.out / "benchmarks_search.json",
+                          {"rows": rows, "seconds": time.perf_counter() - t0, "provenance": provenance()})
+        for kind, r in rows.items():
+            print(kind, "best on validation:", r[0])
+        print("wrote", path)
+        return 0
+
+    previous = None
+    if args.resume and (args.out / "benchmarks.json").exists():
+        previous = read_json(args.out / "benchmarks.json")
+    t0 = time.perf_counter()
+    results = benchmarks.run(config, progress=not args.no_progress, previous=previous,
+                             checkpoint=lambda r: benchmarks.write(r, args.out))
+    results["seconds"] = time.perf_counter() - t0
+    paths = benchmarks.write(results, args.out)
+    print(paths["md"].read_text())
+    print(f"wrote {', '.join(str(p) for p in paths.values())} in {results['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Speed of the training core against a plain PyTorch version of the same models and harness.
+
+    python scripts/speed_train.py            # the Table-1 runs (minutes: the PyTorch GRU is slow)
+    python scripts/speed_train.py --quick    # 200 steps each (a smoke test of the script)
+
+Rows: one CNN Table-1 run (6,001 steps, 25 evaluations; compile included and excluded), ten CNN seeds in one
+vmapped call, one GRU run, one MLP run. The reference is ``scripts/torch_reference.py`` (eager PyTorch, Python
+loop over steps); its GRU is timed on ``--torch-gru-steps`` steps and scaled linearly to the full run (said in
+the row). Without torch installed the reference columns read "n/a". Timings are wall-clock seconds on this
+machine; the load average at the start is reported because the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch_reference  # noqa: E402
+
+from mnist1d_jax.train import TrainConfig, prepare_data, train_jit, train_seeds  # noqa: E402
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    jax.block_until_ready(out)
+    return time.perf_counter() - t0, out
+
+
+def _ours(data, config: TrainConfig, seeds: int | None = None) -> tuple[float, float]:
+    """(seconds including compile, seconds excluding compile) of one call."""
+    if seeds is None:
+        call = lambda: train_jit(jax.random.key(0), data, config)  # noqa: E731
+    else:
+        keys = jax.random.split(jax.random.key(0), seeds)
+        call = lambda: train_seeds(keys, data, config)  # noqa: E731
+    jax.clear_caches()
+    first, _ = _timed(call)
+    second, _ = _timed(call)
+    return first, second
+
+
+def run(quick: bool = False, torch_gru_steps: int = 1000) -> list[dict]:
+    """Time each row; returns dicts with ``what``, ``ours_s``, ``reference_s``, ``ratio`` (reference / ours)."""
+    from mnist1d_jax import DatasetConfig, make_dataset
+
+    ds = make_dataset(DatasetConfig())
+    raw = {"x": ds.x, "y": ds.y, "x_test": ds.x_test, "y_test": ds.y_test}
+    data = prepare_data(ds)
+    steps = 200 if quick else 6000
+    base = TrainConfig(total_steps=steps, eval_every=min(250, steps))
+    have_torch = torch_reference.available()
+
+    def ref(model, n_steps=steps):
+        if not have_torch:
+            return None
+        r = torch_reference.run_harness(model, raw, total_steps=n_steps, eval_every=base.eval_every)
+        return r["seconds"] * (steps + 1) / (n_steps + 1)
+
+    rows = []
+
+    def row(what, ours, reference):
+        rows.append({"what": what, "ours_s": round(ours, 2),
+                     "reference_s": "n/a" if reference is None else round(reference, 2),
+                     "ratio": "n/a" if reference is None else round(reference / ours, 1)})
+
+    cnn_incl, cnn_excl = _ours(data, dataclasses.replace(base, model="cnn"))
+    cnn_ref = ref("cnn")
+    row(f"CNN, one run of {steps + 1} steps, compile included", cnn_incl, cnn_ref)
+    row(f"CNN, one run of {steps + 1} steps, compile excluded", cnn_excl, cnn_ref)
+    _, ten = _ours(data, dataclasses.replace(base, model="cnn"), seeds=10)
+    row("CNN, ten seeds in one vmapped call, compile excluded (reference: 10 x one run)", ten,
+        None if cnn_ref is None else 10 * cnn_ref)
+    gru_incl, gru_excl = _ours(data, dataclasses.replace(base, model="gru"))
+    g_steps = min(torch_gru_steps, steps)
+    gru_ref = ref("gru", g_steps)
+    row(f"GRU, one run of {steps + 1} steps, compile excluded (reference timed on {g_steps + 1} steps, scaled)",
+        gru_excl, gru_ref)
+    row(f"GRU, one run of {steps + 1} steps, compile included", gru_incl, gru_ref)
+    _, mlp_excl = _ours(data, dataclasses.replace(base, model="mlp"))
+    row(f"MLP, one run of {steps + 1} steps, compile excluded", mlp_excl, ref("mlp"))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="training-core speed vs plain PyTorch")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--torch-gru-steps", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    rows = run(args.quick, args.torch_gru_steps)
+    print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs; jax {jax.__version__}")
+    print("| what | ours (s) | PyTorch (s) | ratio |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['what']} | {r['ours_s']} | {r['reference_s']} | {r['ratio']} |")
+    if args.out:
+        from mnist1d_jax.results import provenance, write_json
+
+        write_json(args.out, {"rows": rows, "load_average": load, "provenance": provenance()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""A plain PyTorch version of the Table-1 models and harness H, written here as the speed reference.
+
+Only ``scripts/speed_train.py`` uses it; torch is an optional benchmark extra (``pip install torch``), never a
+dependency of the package. It is deliberately written the way a PyTorch user would: eager modules, a Python
+loop over the T + 1 steps, evaluation on the full train and test sets every E steps under ``no_grad``.
+"""
+
+from __future__ import annotations
+
+import time
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # the speed script reports "n/a"
+    torch = None
+
+
+def available() -> bool:
+    return torch is not None
+
+
+if torch is not None:
+
+    class MLP(nn.Module):
+        def __init__(self, width=100):
+            super().__init__()
+            self.l1, self.l2, self.l3 = nn.Linear(40, width), nn.Linear(width, width), nn.Linear(width, 10)
+
+        def forward(self, x):
+            h = torch.relu(self.l1(x))
+            h = h + torch.relu(self.l2(h))
+            return self.l3(h)
+
+    class CNN(nn.Module):
+        def __init__(self, channels=25):
+            super().__init__()
+            self.c1 = nn.Conv1d(1, channels, 5, stride=2, padding=1)
+            self.c2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+            self.c3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+            self.out = nn.Linear(channels * 5, 10)
+
+        def forward(self, x):
+            h = torch.relu(self.c1(x[:, None, :]))
+            h = torch.relu(self.c2(h))
+            h = torch.relu(self.c3(h))
+            return self.out(h.flatten(1))
+
+    class GRU(nn.Module):
+        def __init__(self, hidden=6):
+            super().__init__()
+            self.gru = nn.GRU(1, hidden, batch_first=True, bidirectional=True)
+            self.out = nn.Linear(40 * 2 * hidden, 10)
+
+        def forward(self, x):
+            h, _ = self.gru(x[:, :, None])  # (B, 40, 12): forward then backward features per step
+            return self.out(h.flatten(1))
+
+    MODELS = {"logistic": lambda: nn.Linear(40, 10), "mlp": MLP, "cnn": CNN, "gru": GRU}
+
+
+def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int = 250, batch_size: int = 100,
+                lr: float = 1e-2, seed: int = 0) -> dict:
+    """Harness H (EXPERIMENTS.md §0.2) in eager PyTorch; returns wall seconds and the test accuracy curve."""
+    torch.manual_seed(seed)
+    net = MODELS[model]()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    x, y = torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.long)
+    xt, yt = torch.tensor(data["x_test"], dtype=torch.float32), torch.tensor(data["y_test"], dtype=torch.long)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(x)
+    test_acc = []
+    t0 = time.perf_counter()
+    for s in range(total_steps + 1):
+        i0 = (s * batch_size) % n
+        loss = loss_fn(net(x[i0:i0 + batch_size]), y[i0:i0 + batch_size])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if s % eval_every == 0:
+            with torch.no_grad():
+                _ = (net(x).argmax(1) == y).float().mean()  # the harness also records train accuracy
+                test_acc.append(100 * float((net(xt).argmax(1) == yt).float().mean()))
+    return {"seconds": time.perf_counter() - t0, "test_acc": test_acc, "threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":
+    import sys
+
+    from mnist1d_jax import DatasetConfig, make_dataset
+
+    ds = make_dataset(DatasetConfig())
+    d = {"x": ds.x, "y": ds.y, "x_test": ds.x_test, "y_test": ds.y_test}
+    for name in sys.argv[1:] or ["cnn"]:
+        r = run_harness(name, d, total_steps=1000)
+        print(name, f"{r['seconds']:.1f} s per 1,001 steps, final test acc {r['test_acc'][-1]:.1f}")
