@@ -44,7 +44,7 @@ def _double_descent(args: argparse.Namespace, parser: argparse.ArgumentParser) -
                 bar.update(len(bucket) * len(cfg.panel_seeds(panel)))
                 bar.set_postfix_str(f"{panel} {bucket[0]}-{bucket[-1]}")
 
-            record = dd.run(cfg, args.out, progress)
+            record = dd.run(cfg, args.out, progress, compute=not args.assemble)
         for row in dd.summarize(record):
             print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
     print(f"wrote {dd.draw(args.out)}")

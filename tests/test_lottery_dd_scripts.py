@@ -38,3 +38,9 @@ def test_double_descent_script(tmp_path):
     (tmp_path / "double_descent.png").unlink()
     _run("double_descent.py", "--redraw", "--out", tmp_path)
     assert (tmp_path / "double_descent.png").stat().st_size > 10_000
+    # --assemble trains nothing: it gathers the finished width buckets (here all of them) into the record
+    (tmp_path / "double_descent.json").unlink()
+    _run("double_descent.py", "--assemble", "--smoke", "--out", tmp_path)
+    again = json.loads((tmp_path / "double_descent.json").read_text())
+    assert again["panels"]["cnn_noisy"]["test_error"] == record["panels"]["cnn_noisy"]["test_error"]
+    assert "missing_widths" not in again

@@ -121,8 +121,12 @@ def _part_path(out_dir: Path, panel: str, padded: int) -> Path:
     return out_dir / "double_descent_parts" / f"{panel}_{padded}.json"
 
 
-def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None) -> dict:
-    """Run every panel (resuming finished buckets) and write ``double_descent.json``; return the record."""
+def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute: bool = True) -> dict:
+    """Run every panel (resuming finished buckets) and write ``double_descent.json``; return the record.
+
+    ``compute=False`` only assembles the buckets already in ``double_descent_parts/`` (e.g. from runs cut short
+    or run in parallel): panels keep the widths that finished and list the others under ``missing_widths``.
+    """
     out_dir = Path(out_dir)
     dcfg = DatasetConfig(num_samples=16000, train_split=0.25, seed=config.data_seed)
     ds = get_dataset(dcfg)
@@ -146,6 +150,9 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None) -> dict
                 if part.get("tag") == tag:
                     parts.append(part)
                     continue
+            if not compute:
+                record.setdefault("missing_widths", {}).setdefault(panel, []).extend(bucket)
+                continue
             t0 = time.perf_counter()
             res = sweep_widths(model, bucket, seeds, noisy if is_noisy else clean, sweep_cfg,
                                buckets=[bucket])
@@ -154,6 +161,8 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None) -> dict
             parts.append(read_json(path))
             if progress is not None:
                 progress(panel, bucket, time.perf_counter() - t0)
+        if not parts:
+            continue
         record["panels"][panel] = _merge(parts, model, loss, is_noisy)
         record["provenance"] = provenance()
         write_json(out_dir / "double_descent.json", record)  # after every panel: a partial run still has numbers
@@ -174,7 +183,7 @@ def _merge(parts: list[dict], model: str, loss: str, noisy: bool) -> dict:
     out = {"model": model, "loss": loss, "noisy_labels": noisy, "seeds": parts[0]["seeds"],
            "widths": [r[0] for r in rows], "params": [r[1] for r in rows],
            "buckets": [b for p in parts for b in p["buckets"]], "seconds": seconds, "cpu_seconds": cpu,
-           "seconds_per_point": seconds / n_points}
+           "seconds_per_point": seconds / n_points, "cpu_seconds_per_point": cpu / n_points}
     for k in keys:
         out[k] = [r[2][k] for r in rows]
     out.update(find_peak(out))
@@ -244,7 +253,9 @@ def draw(out_dir: str | Path) -> Path:
     cfg = record["config"]
     seeds = ", ".join(f"{name} {len(record['panels'][name]['seeds'])}" for name in panels)
     fig.suptitle(f"Deep double descent on MNIST-1D ({record['n_train']:,} train / {record['n_test']:,} test, "
-                 f"{cfg['epochs']} epochs; seeds: {seeds})\n{cfg['label']}", fontsize=10)
+                 f"{cfg['epochs']} epochs; seeds: {seeds})\n{cfg['label']}"
+                 + "".join(f"\nNOT RUN (time): {k} widths {v}" for k, v in record.get("missing_widths", {}).items()),
+                 fontsize=10)
     fig.tight_layout()
     path = out_dir / "double_descent.png"
     fig.savefig(path, dpi=100)
@@ -295,7 +306,8 @@ def summarize(record: dict) -> list[dict]:
             rows.append({"quantity": f"runtime {name}: seconds per (width, seed) point",
                          "paper": f"original {60 * minutes / ORIGINAL_POINTS[name]:.1f} s/point "
                                   f"({minutes} min per seed)",
-                         "ours": f"{P[name]['seconds_per_point']:.1f} s/point"})
+                         "ours": f"{P[name]['seconds_per_point']:.1f} s/point wall, "
+                                 f"{P[name].get('cpu_seconds_per_point', float('nan')):.1f} s CPU (under load)"})
     return rows
 
 
@@ -305,6 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="1 seed, 4 widths per panel, 30 epochs")
     parser.add_argument("--smoke", action="store_true", help="tiny (tests): 1 width per panel, 1 epoch")
     parser.add_argument("--redraw", action="store_true", help="only redraw from double_descent.json")
+    parser.add_argument("--assemble", action="store_true", help="no training: gather the finished width buckets "
+                        "of double_descent_parts/ into double_descent.json (partial panels allowed)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--panels", nargs="+", choices=PANELS, default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -340,7 +354,7 @@ def main(argv=None) -> int:
     if not args.redraw:
         config = config_from_args(args)
         record = run(config, args.out, progress=lambda panel, bucket, s: print(
-            f"{panel}: widths {bucket} done in {s:.1f} s", flush=True))
+            f"{panel}: widths {bucket} done in {s:.1f} s", flush=True), compute=not args.assemble)
         for row in summarize(record):
             print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
     print(f"wrote {draw(args.out)}")
