@@ -204,7 +204,7 @@ def draw(json_path: str | Path, png_path: str | Path) -> Path:
 def write(results: dict[str, Any], out_dir: str | Path, stem: str = "benchmarks") -> dict[str, Path]:
     """JSON first (atomic), then the figure and the Markdown table drawn from it."""
     out_dir = Path(out_dir)
-    json_path = write_json(out_dir / f"{stem}.json", {**results, "provenance": provenance()})
+    json_path = write_json(out_dir / f"{stem}.json", {"provenance": provenance(), **results})  # keeps an old one
     png = draw(json_path, out_dir / f"{stem}.png")
     md = out_dir / f"{stem}.md"
     from mnist1d_jax.results import atomic_write
