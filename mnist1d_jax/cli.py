@@ -2,6 +2,10 @@
 
     mnist1d-jax data -o mnist1d.npz [--num-samples 50000 --shuffle-seq ...]   generate a dataset file
     mnist1d-jax figure [--data mnist1d.npz] [-o figures/dataset.png]          draw the dataset figure
+    mnist1d-jax train --model cnn --seeds 10                                  baselines over seeds
+    mnist1d-jax metalearn-lr | metalearn-activation                           the metalearning studies
+    mnist1d-jax lottery | double-descent                                      masks and width sweeps
+    mnist1d-jax reproduce [--quick] [--only STUDY ...]                        every study + REPORT.md
 
 Every `DatasetConfig` field is an option of ``data`` (generated from the dataclass, so the CLI can never
 drift from the library) and is validated the same way. Study subcommands register themselves in
@@ -20,7 +24,7 @@ from pathlib import Path
 from mnist1d_jax.config import DatasetConfig
 
 # Modules that add a subcommand through ``register(subparsers)``; missing ones are skipped.
-_SUBCOMMANDS = ("mnist1d_jax.cli_train", "mnist1d_jax.cli_meta", "mnist1d_jax.reproduce")
+_SUBCOMMANDS = ("mnist1d_jax.cli_train", "mnist1d_jax.cli_meta", "mnist1d_jax.cli_sweeps", "mnist1d_jax.reproduce")
 
 
 def _option(name: str) -> str:
