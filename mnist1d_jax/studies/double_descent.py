@@ -239,8 +239,9 @@ def draw(out_dir: str | Path) -> Path:
             for thr, lab, c in ((n, "n", "k"), (n * N_CLASSES, "n·K", "C2")):
                 pos = thr if row == 1 else width_at_params(p["model"], thr)
                 ax.axvline(pos, color=c, ls="-.", lw=0.8, alpha=0.7)
-                ax.text(pos, 68, f" {lab}", color=c, fontsize=8, va="top")
+                ax.text(pos, 68, f"{lab} ", color=c, fontsize=8, va="top", ha="right")
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no clutter on short log ranges
             ax.set_ylim(0, 70)
             ax.set_xlabel(("hidden width" if p["model"] == "mlp" else "channels") if row == 0 else "parameters")
             if j == 0:
@@ -337,7 +338,8 @@ def config_from_args(args: argparse.Namespace) -> DoubleDescentConfig:
                                    ("mse_seeds", tuple(args.mse_seeds) if args.mse_seeds else None))
                  if v is not None}
     if overrides:
-        label = config.label + "; " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+        base = "SUBSET of the paper protocol" if config.label == "full" else config.label
+        label = base + "; " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         config = dataclasses.replace(config, label=label, **overrides)
     return config
 
