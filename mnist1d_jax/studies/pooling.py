@@ -162,8 +162,10 @@ def draw(out: Path) -> list[Path]:
                 ax.set_ylim(*ylims[i])
             ax.legend(fontsize=7, loc="lower right")
         axes[0, 0].set_ylabel("test accuracy (%)")
-        fig.suptitle(f"Pooling vs data (mean of {record['config']['seeds']} seeds; final accuracy in brackets)",
-                     fontsize=11)
+        total = len(record["config"]["sizes"]) * len(VARIANTS)
+        partial = "" if record.get("complete") else f"; PARTIAL: {len(record['runs'])} of {total} runs so far"
+        fig.suptitle(f"Pooling vs data (mean of {record['config']['seeds']} seeds; final accuracy in brackets"
+                     f"{partial})", fontsize=11)
         fig.tight_layout()
         paths.append(out / name)
         fig.savefig(paths[-1], dpi=110)
