@@ -34,6 +34,14 @@ class Study:
     module: str
     record: str
     original_minutes: float | None = None
+    cli: tuple[str, ...] = ()  # run as ``python -m mnist1d_jax.cli <cli...> --out DIR/<record stem>`` instead
+
+    def command(self, out: Path, quick: bool) -> list[str]:
+        if self.cli:
+            argv = ["-m", "mnist1d_jax.cli", *self.cli, "--out", str(out / Path(self.record).stem)]
+        else:
+            argv = ["-m", self.module, "--out", str(out)]
+        return [sys.executable, *argv] + (["--quick"] if quick else [])
 
 
 STUDIES = (
@@ -44,9 +52,10 @@ STUDIES = (
     Study("double_descent", "Deep double descent (Fig. 4)", "mnist1d_jax.studies.double_descent",
           "double_descent.json", 46.0),
     Study("metalearn_lr", "Metalearning the learning rate (Fig. 5)", "mnist1d_jax.studies.metalearn_lr",
-          "metalearn_lr.json", 0.25),
+          "metalearn_lr.json", 0.25, cli=("metalearn-lr",)),
     Study("metalearn_activation", "Metalearning an activation function (Fig. 6)",
-          "mnist1d_jax.studies.metalearn_activation", "metalearn_activation.json", 30.0),
+          "mnist1d_jax.studies.metalearn_activation", "metalearn_activation.json", 30.0,
+          cli=("metalearn-activation", "--checkpoint", "runs/metalearn_activation.npz")),
     Study("pooling", "Pooling vs training-set size (Fig. 7)", "mnist1d_jax.studies.pooling", "pooling.json", 15.0),
     Study("ssl", "Self-supervised learning (ICML figure)", "mnist1d_jax.studies.ssl", "ssl.json", 5.0),
     Study("tsne", "t-SNE in input space (Fig. 10)", "mnist1d_jax.studies.tsne", "tsne.json", 3.5),
@@ -72,9 +81,8 @@ def _done(state: dict, study: Study, out: Path, quick: bool) -> bool:
 
 def run_study(study: Study, out: Path, quick: bool) -> float:
     """Run one study in its own process; returns its wall-clock seconds."""
-    command = [sys.executable, "-m", study.module, "--out", str(out)] + (["--quick"] if quick else [])
     start = time.perf_counter()
-    subprocess.run(command, check=True)
+    subprocess.run(study.command(out, quick), check=True)
     return time.perf_counter() - start
 
 
@@ -118,7 +126,8 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
 
 def _study_rows(study: Study, out: Path) -> list[dict]:
     module = importlib.import_module(study.module)
-    return module.summarize(read_json(out / study.record))
+    rows = getattr(module, "report_rows", None) or module.summarize
+    return rows(read_json(out / study.record))
 
 
 def write_report(out: Path, state: dict, quick: bool) -> Path:

@@ -313,3 +313,21 @@ def main(config: ActivationStudyConfig, out: str | Path, *, checkpoint_path=None
     json_path = write_json(out.with_suffix(".json"), results)
     draw(json.loads(json_path.read_text()), out.with_suffix(".png"))
     return results
+
+
+def report_rows(record: dict) -> list[dict]:
+    """Rows for figures/REPORT.md (paper's number beside ours)."""
+    s = record["summary"]
+    fmt = lambda k: f"{s[k]['mean']:.1f} ± {s[k]['std']:.1f}"  # noqa: E731
+    best = s["best_baseline"]
+    return [
+        {"quantity": f"test accuracy, learned activation ({record['g_architecture']} g, "
+                     f"{record['completed_outer_steps']} outer steps, {len(s['learned']['per_seed'])} seeds)",
+         "paper": "~68 (68.4 at step 300)", "ours": fmt("learned")},
+        {"quantity": f"best standard baseline ({best})", "paper": "ReLU ~59", "ours": fmt(best)},
+        {"quantity": "margin of the learned activation over the best baseline (points)", "paper": "> 5",
+         "ours": f"{s['margin_over_best_baseline']:.1f}"},
+        {"quantity": "piecewise-linear fit of the learned function (paper's / ours)", "paper": "66.4",
+         "ours": f"{fmt('pwl_paper')} / {fmt('pwl_own')}"},
+        {"quantity": "run status", "paper": "301 outer steps", "ours": record.get("stopped_early") or "complete"},
+    ]
