@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
 
-import jax
+_HERE = Path(__file__).resolve().parent
+# `python scripts/x.py` puts scripts/ first on sys.path, where a script named like a stdlib module (ssl.py)
+# would shadow it for torch's imports: drop it, and load the reference by path instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import torch_reference  # noqa: E402
+import jax  # noqa: E402
 
 from mnist1d_jax.train import TrainConfig, prepare_data, train_jit, train_seeds  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("torch_reference", _HERE / "torch_reference.py")
+torch_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(torch_reference)
 
 
 def _timed(fn):
@@ -47,7 +54,7 @@ def _ours(data, config: TrainConfig, seeds: int | None = None) -> tuple[float, f
     return first, second
 
 
-def run(quick: bool = False, torch_gru_steps: int = 1000) -> list[dict]:
+def run(quick: bool = False, torch_gru_steps: int = 1000, torch_threads: int | None = None) -> list[dict]:
     """Time each row; returns dicts with ``what``, ``ours_s``, ``reference_s``, ``ratio`` (reference / ours)."""
     from mnist1d_jax import DatasetConfig, make_dataset
 
@@ -61,7 +68,8 @@ def run(quick: bool = False, torch_gru_steps: int = 1000) -> list[dict]:
     def ref(model, n_steps=steps):
         if not have_torch:
             return None
-        r = torch_reference.run_harness(model, raw, total_steps=n_steps, eval_every=base.eval_every)
+        r = torch_reference.run_harness(model, raw, total_steps=n_steps, eval_every=base.eval_every,
+                                       threads=torch_threads)
         return r["seconds"] * (steps + 1) / (n_steps + 1)
 
     rows = []
@@ -93,18 +101,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="training-core speed vs plain PyTorch")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--torch-gru-steps", type=int, default=1000)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="threads for the PyTorch reference (default: torch's; 1 is fairer on a busy machine)")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
-    rows = run(args.quick, args.torch_gru_steps)
-    print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs; jax {jax.__version__}")
+    rows = run(args.quick, args.torch_gru_steps, args.torch_threads)
+    print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs; jax {jax.__version__}; "
+          f"torch threads: {args.torch_threads or 'default'}")
     print("| what | ours (s) | PyTorch (s) | ratio |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['what']} | {r['ours_s']} | {r['reference_s']} | {r['ratio']} |")
     if args.out:
         from mnist1d_jax.results import provenance, write_json
 
-        write_json(args.out, {"rows": rows, "load_average": load, "provenance": provenance()})
+        write_json(args.out, {"rows": rows, "load_average": load, "quick": args.quick,
+                              "torch_threads": args.torch_threads, "provenance": provenance()})
     return 0
 
 

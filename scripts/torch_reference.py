@@ -60,8 +60,14 @@ if torch is not None:
 
 
 def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int = 250, batch_size: int = 100,
-                lr: float = 1e-2, seed: int = 0) -> dict:
-    """Harness H (EXPERIMENTS.md §0.2) in eager PyTorch; returns wall seconds and the test accuracy curve."""
+                lr: float = 1e-2, seed: int = 0, threads: int | None = None) -> dict:
+    """Harness H (EXPERIMENTS.md §0.2) in eager PyTorch; returns wall seconds and the test accuracy curve.
+
+    ``threads`` sets ``torch.set_num_threads`` (None: torch's default, one per core). On a shared machine
+    one thread avoids OpenMP threads spinning against other processes, which slows PyTorch many-fold.
+    """
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     net = MODELS[model]()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
