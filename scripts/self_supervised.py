@@ -1,6 +1,8 @@
 """SimCLR-style self-supervised learning (the ICML SSL figure): figures/ssl.png and ssl.json
 
-    python scripts/ssl.py [--quick] [--out figures] [--redraw]
+    python scripts/self_supervised.py [--quick] [--out figures] [--redraw]
+
+(Not scripts/ssl.py: a script folder on sys.path would shadow the standard library's ssl module.)
 """
 
 import sys
