@@ -7,6 +7,7 @@ The random draws follow NumPy's legacy stream in exactly the original order (rea
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,12 @@ class Dataset:
         }
 
 
+@functools.lru_cache(maxsize=8)
+def _template_table(padding: tuple[int, int], length: int, shifts: int) -> _TemplateTable:
+    """The table for these knobs, cached: it depends on nothing else, and building it costs ~10 ms."""
+    return _TemplateTable(padding, length, shifts)
+
+
 class _TemplateTable:
     """Every template after ``+ EPS``, zero padding, stretching to the working length L and circular shift.
 
@@ -78,10 +85,10 @@ class _TemplateTable:
     one row look-up; larger configs keep (10, paddings, L) and shift per row, or make rows on demand.
     """
 
-    def __init__(self, config: DatasetConfig):
-        self.low, high = config.padding
-        self.length = config.working_length
-        self.shifts = config.max_translation
+    def __init__(self, padding: tuple[int, int], length: int, shifts: int):
+        self.low, high = padding
+        self.length = length
+        self.shifts = shifts
         self.templates_x = get_templates().x
         pads = np.arange(self.low, high + 1)
         size = NUM_CLASSES * len(pads) * self.length
@@ -91,6 +98,8 @@ class _TemplateTable:
             if size * self.shifts <= 2**20:
                 idx = np.mod(np.arange(self.length) - np.arange(self.shifts)[:, None], self.length)
                 self.shifted = self.dilated[:, :, idx]  # (10, paddings, shifts, L)
+                self.shifted.flags.writeable = False
+            self.dilated.flags.writeable = False  # cached and shared between datasets
 
     def _rows(self, label: int, pads) -> np.ndarray:
         target = np.linspace(0, 1, self.length)
@@ -154,7 +163,7 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
         transforms.gaussian_smoothing_matrix(length),
         transforms.linear_resample_plan(length, config.final_seq_length),
     )
-    table = _TemplateTable(config)
+    table = _template_table(config.padding, config.working_length, config.max_translation)
 
     def transform(draws, first: int) -> np.ndarray:
         labels = np.arange(first, first + len(draws.pad_u)) // per_class  # generation is class-major
@@ -173,9 +182,13 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
     # The time axis: the template's, resampled 12 -> L -> final length like the signals, over the raw std.
     t = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, len(templates.t)), templates.t)
     t = np.interp(np.linspace(0, 1, config.final_seq_length), np.linspace(0, 1, length), t)
-    std, mean = x_raw.std(), x_raw.mean()
+    # Standardise in place with the pooled mean and population std: the same operations as
+    # ``(x_raw - x_raw.mean()) / x_raw.std()``, so the same bits, in half the passes over the array.
+    mean = x_raw.mean()
+    x = np.subtract(x_raw, mean, out=x_raw)
+    std = np.sqrt(np.square(x).sum() / x.size)
     t = t / std
-    x = (x_raw - mean) / std
+    x /= std
 
     split = config.num_train
     return Dataset(

@@ -7,6 +7,8 @@ concatenate shift), so the block results equal the per-example results bit for b
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 EPS = 1e-8  # added to every template point so that template zeros still count as signal in the mask
@@ -54,18 +56,23 @@ def _reflect_index(i: np.ndarray, length: int) -> np.ndarray:
     return np.where(m >= length, 2 * length - 1 - m, m)
 
 
+@functools.lru_cache(maxsize=16)
 def gaussian_smoothing_matrix(length: int, sigma: float = 2.0) -> np.ndarray:
     """(L, L) matrix G with ``rows @ G`` = SciPy's ``gaussian_filter1d(row, sigma)`` in mode 'reflect'.
+
+    Cached (read-only) because every dataset of the same working length uses the same matrix.
 
     A matrix product sums the taps in another order than SciPy's loop, which changes results in the last
     bit only (<= 1e-16 here); `gaussian_smooth` is the loop-order version the tests compare against.
     """
     w = gaussian_kernel(sigma)
     radius = len(w) // 2
+    out = np.arange(length)
+    rows = _reflect_index(out[:, None] + np.arange(-radius, radius + 1), length)
     matrix = np.zeros((length, length))
-    for out in range(length):
-        for k in range(-radius, radius + 1):
-            matrix[_reflect_index(np.array(out + k), length), out] += w[k + radius]
+    # np.add.at adds in index order (output column, then tap), so repeated reflected taps sum in loop order.
+    np.add.at(matrix, (rows, np.broadcast_to(out[:, None], rows.shape)), np.broadcast_to(w, rows.shape))
+    matrix.flags.writeable = False  # cached and shared: see the decorator
     return matrix
 
 

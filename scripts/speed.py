@@ -59,7 +59,7 @@ def run_data(quick: bool) -> list[dict]:
     sizes = (5_000,) if quick else (5_000, 50_000)
     for n in sizes:
         config = DatasetConfig(num_samples=n)
-        ours_s, ours = _timed(lambda config=config: make_dataset(config), repeats=3)
+        ours_s, ours = _timed(lambda config=config: make_dataset(config), repeats=5)
         ref_s, ref = _timed(lambda config=config: _reference_dataset(config))
         if ref is None:
             rows.append({"what": f"generate {n:,} examples", "ours_s": ours_s, "reference_s": None,

@@ -66,3 +66,28 @@ def test_a_cached_normal_is_refused():
     rs.randn()
     with pytest.raises(ValueError, match="cached normal"):
         legacy_stream.draw_examples(rs, 3, 72, 48)
+
+
+def _exact_acceptance(words):
+    x1 = 2.0 * legacy_stream._doubles_at(words, np.arange(len(words) - 3)) - 1.0
+    x2 = 2.0 * legacy_stream._doubles_at(words, np.arange(2, len(words) - 1)) - 1.0
+    r2 = x1 * x1 + x2 * x2
+    return (r2 < 1.0) & (r2 != 0.0)
+
+
+def test_float32_acceptance_equals_the_exact_test_near_the_circle():
+    """The float32 first pass plus its exact recheck decide every attempt as float64 does, including attempts
+    built to sit within a few ulps of r2 = 1 and at r2 = 0 exactly."""
+    rng = np.random.default_rng(0)
+    words = rng.integers(0, 2**32, size=200_000, dtype=np.uint32)
+    # Plant attempts on the unit circle: x1 = cos, x2 = sin, rounded to the legacy 53-bit grid, then nudged.
+    angles = rng.uniform(0, 2 * np.pi, 2000)
+    for i, a in enumerate(angles):
+        pos = 8 * i
+        for offset, value in ((0, np.cos(a)), (2, np.sin(a))):
+            n = int(round((value + 1.0) / 2.0 * 2.0**53)) + int(rng.integers(-3, 4))
+            n = min(max(n, 0), 2**53 - 1)
+            words[pos + offset] = (n >> 26) << 5
+            words[pos + offset + 1] = (n & (2**26 - 1)) << 6
+    words[-8:-4] = [2**31, 0, 2**31, 0]  # x1 = x2 = 0: r2 == 0 is rejected
+    np.testing.assert_array_equal(legacy_stream._accepted_attempts(words), _exact_acceptance(words))
