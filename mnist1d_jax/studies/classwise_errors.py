@@ -11,7 +11,6 @@ call — and on the 400 quizzed examples, for a like-for-like comparison with th
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ import numpy as np
 
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure, study_parser
 from mnist1d_jax.templates import NUM_CLASSES
 
 QUIZ_TEST_INDICES = {1: range(0, 100), 2: range(0, 100), 3: range(200, 300), 4: range(300, 400), 5: range(400, 500)}
@@ -138,11 +138,7 @@ def draw(out: Path) -> Path:
         ax.set_xticks(digits)
         ax.set_xlabel("true label")
     axes[0].set_ylabel("% misclassified")
-    fig.tight_layout()
-    path = out / "classwise_errors.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "classwise_errors.png")
 
 
 def summarize(r: dict) -> list[dict]:
@@ -164,11 +160,8 @@ def summarize(r: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Human vs CNN class-wise errors (paper Fig. 8)")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="1 seed, 50 steps: a smoke test")
-    parser.add_argument("--redraw", action="store_true")
-    parser.add_argument("--seeds", type=int, default=ClasswiseConfig.seeds)
+    parser = study_parser("Human vs CNN class-wise errors (paper Fig. 8)",
+                          quick_help="1 seed, 50 steps: a smoke test", seeds=ClasswiseConfig.seeds)
     args = parser.parse_args(argv)
     if not args.redraw:
         config = ClasswiseConfig(seeds=1, total_steps=50) if args.quick else ClasswiseConfig(seeds=args.seeds)

@@ -6,16 +6,15 @@ fingerprints, plus the original package's output when it is installed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.plots import write_dataset_figure
 from mnist1d_jax.results import read_json, write_json
+from mnist1d_jax.studies.common import study_parser
 
 # Fingerprints of the frozen mnist1d_data.pkl (EXPERIMENTS.md §1.2).
 FROZEN = {
@@ -79,9 +78,8 @@ def summarize(record: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="The dataset figure and the exactness checks")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="no difference: this study takes seconds")
+    parser = study_parser("The dataset figure and the exactness checks",
+                          quick_help="no difference: this study takes seconds")
     args = parser.parse_args(argv)
     png, _ = write_dataset_figure(None, args.out / "dataset.png")
     record = read_json(png.with_suffix(".json"))

@@ -11,7 +11,6 @@ suggests pooling *hurts* at high data and that L2 beats max there; we report whe
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from tqdm import tqdm
 from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure, study_parser
 
 # name -> CNN fields (EXPERIMENTS.md §7 table). Dense inputs: 800 for no_pool, 200 for the others.
 VARIANTS = {
@@ -170,10 +170,7 @@ def draw(out: Path) -> list[Path]:
         partial = "" if record.get("complete") else f"; PARTIAL: {len(record['runs'])} of {total} runs so far"
         fig.suptitle(f"Pooling vs data (mean of {record['config']['seeds']} seeds; final accuracy in brackets"
                      f"{partial})", fontsize=11)
-        fig.tight_layout()
-        paths.append(out / name)
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(save_figure(fig, out / name))
     return paths
 
 
@@ -199,11 +196,8 @@ def summarize(record: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Pooling vs training-set size (paper Fig. 7)")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="1,000 examples, 1 seed, 20 steps: a smoke test")
-    parser.add_argument("--redraw", action="store_true")
-    parser.add_argument("--seeds", type=int, default=PoolingConfig.seeds)
+    parser = study_parser("Pooling vs training-set size (paper Fig. 7)",
+                          quick_help="1,000 examples, 1 seed, 20 steps: a smoke test", seeds=PoolingConfig.seeds)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.redraw:

@@ -8,7 +8,6 @@ projection head ("guillotine regularisation"). Seeds are vmapped: one compiled t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.layers import Conv1dCLB, Dense, to_clb
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure, study_parser
 
 PROJECTORS = {"none": 0, "default": 1, "deep": 3}  # hidden 125-unit ReLU layers before the 16-d output
 POSITIONS = jnp.arange(40) - 19.5  # t_j of the augmentation's trend removal
@@ -235,11 +235,7 @@ def draw(out: Path) -> Path:
     axes[1].set_ylabel("linear probe test accuracy (%)")
     axes[1].set_title(f"(b) probe accuracy per layer, mean ± std over {r['config']['seeds']} seeds", fontsize=10)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "ssl.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "ssl.png")
 
 
 def summarize(r: dict) -> list[dict]:
@@ -259,11 +255,8 @@ def summarize(r: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="SimCLR-style self-supervised learning (the ICML SSL figure)")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="1 seed, 1 epoch, no t-SNE: a smoke test")
-    parser.add_argument("--redraw", action="store_true")
-    parser.add_argument("--seeds", type=int, default=SSLConfig.seeds)
+    parser = study_parser("SimCLR-style self-supervised learning (the ICML SSL figure)",
+                          quick_help="1 seed, 1 epoch, no t-SNE: a smoke test", seeds=SSLConfig.seeds)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.redraw:

@@ -11,7 +11,6 @@ space (k = 10, Euclidean).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure, study_parser
 
 PAIRED = ["#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00", "#cab2d6",
           "#6a3d9a"]
@@ -133,11 +133,7 @@ def draw(out_dir: str | Path) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("t-SNE in input space: image digits form clusters, MNIST-1D does not", fontsize=12)
-    fig.tight_layout()
-    path = out_dir / "tsne.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "tsne.png")
 
 
 def summarize(record: dict) -> list[dict]:
@@ -154,10 +150,8 @@ def summarize(record: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="t-SNE of image digits vs MNIST-1D in input space (Fig. 10)")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="300 points per dataset, 300 iterations")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from tsne.json / tsne_embeddings.npz")
+    parser = study_parser("t-SNE of image digits vs MNIST-1D in input space (Fig. 10)",
+                          quick_help="300 points per dataset, 300 iterations: a smoke test")
     parser.add_argument("--mnist-path", default=None, help="a local MNIST .npz for the image panel")
     parser.add_argument("--seed", type=int, default=TSNEConfig.seed)
     args = parser.parse_args(argv)
