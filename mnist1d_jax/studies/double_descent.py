@@ -27,6 +27,7 @@ from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.legacy_stream import map_example_draws
 from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies.lottery import run_parallel
 from mnist1d_jax.sweeps import (
     SweepConfig,
     bucket_widths,
@@ -62,7 +63,9 @@ class DoubleDescentConfig:
     momentum: float = 0.9
     batch_size: int = 100
     data_seed: int = 42
-    max_buckets: int = 6
+    max_buckets: int = 8
+    bucket_overhead: float = 0.02  # compile cost of one more bucket, as a fraction of the panel's work
+    workers: int = 2  # buckets trained side by side (threads; one compiled program per core)
     cnn_seeds: tuple[int, ...] | None = None  # default: ``seeds`` (the CNN panel is ~10x the MLP's work)
     mse_seeds: tuple[int, ...] | None = None  # default: ``seeds``
     label: str = "full"
@@ -138,10 +141,10 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
     for panel in config.panels:
         model, widths, is_noisy, loss = config.panel_spec(panel)
         sweep_cfg = config.sweep(loss)
-        parts = []
-        for bucket in bucket_widths(widths, cost_fn(model), config.max_buckets):
+        seeds = config.panel_seeds(panel)
+        parts, jobs = [], []
+        for bucket in bucket_widths(widths, cost_fn(model), config.max_buckets, config.bucket_overhead):
             path = _part_path(out_dir, panel, max(bucket))
-            seeds = config.panel_seeds(panel)
             # what determines the numbers of this bucket (so runs with other panels or labels reuse it)
             tag = {"sweep": asdict(sweep_cfg), "model": model, "noisy": is_noisy, "noise": config.noise,
                    "data_seed": config.data_seed, "seeds": seeds, "bucket": bucket}
@@ -153,23 +156,67 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
             if not compute:
                 record.setdefault("missing_widths", {}).setdefault(panel, []).extend(bucket)
                 continue
-            t0 = time.perf_counter()
-            res = sweep_widths(model, bucket, seeds, noisy if is_noisy else clean, sweep_cfg,
-                               buckets=[bucket])
-            part = {"tag": tag, **res}
-            write_json(path, part)
-            parts.append(read_json(path))
-            if progress is not None:
-                progress(panel, bucket, time.perf_counter() - t0)
+
+            def job(bucket=bucket, path=path, tag=tag, model=model, is_noisy=is_noisy, sweep_cfg=sweep_cfg,
+                    seeds=seeds, panel=panel):
+                t0 = time.perf_counter()
+                res = sweep_widths(model, bucket, seeds, noisy if is_noisy else clean, sweep_cfg, buckets=[bucket])
+                write_json(path, {"tag": tag, **res})
+                if progress is not None:
+                    progress(panel, bucket, time.perf_counter() - t0)
+                return read_json(path)
+
+            jobs.append((len(bucket) * len(seeds) * cost_fn(model)(max(bucket)), job))
+        if jobs:
+            # costliest first on two threads (one compiled program per core): greedy longest-job-first
+            jobs.sort(key=lambda j: -j[0])
+            t0, c0 = time.perf_counter(), time.process_time()
+            parts += run_parallel([j for _, j in jobs], config.workers)
+            n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts[-len(jobs):])
+            _append_timing(out_dir, panel, {"seconds": time.perf_counter() - t0,
+                                            "cpu_seconds": time.process_time() - c0, "points": n_points,
+                                            "buckets": len(jobs), "workers": config.workers})
         if not parts:
             continue
-        record["panels"][panel] = _merge(parts, model, loss, is_noisy)
+        record["panels"][panel] = _merge(parts, model, loss, is_noisy, _read_timing(out_dir, panel, parts))
         record["provenance"] = provenance()
         write_json(out_dir / "double_descent.json", record)  # after every panel: a partial run still has numbers
     return record
 
 
-def _merge(parts: list[dict], model: str, loss: str, noisy: bool) -> dict:
+def _timing_path(out_dir: Path, panel: str) -> Path:
+    return out_dir / "double_descent_parts" / f"{panel}_timing.json"
+
+
+def _append_timing(out_dir: Path, panel: str, entry: dict) -> None:
+    """Wall/CPU time of one process's computation of a panel (the panel's buckets ran two at a time, so the
+    per-bucket times overlap; these totals are what a user waits)."""
+    path = _timing_path(out_dir, panel)
+    runs = read_json(path)["runs"] if path.exists() else []
+    write_json(path, {"runs": runs + [entry]})
+
+
+def _read_timing(out_dir: Path, panel: str, parts: list[dict]) -> dict | None:
+    """Panel timing if every part of the panel was computed by the recorded runs (else None)."""
+    path = _timing_path(out_dir, panel)
+    if not path.exists():
+        return None
+    runs = read_json(path)["runs"]
+    n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts)
+    # the latest runs that together computed exactly this panel's points
+    total, picked = 0, []
+    for r in reversed(runs):
+        picked.append(r)
+        total += r["points"]
+        if total >= n_points:
+            break
+    if total != n_points:
+        return None
+    return {"seconds": sum(r["seconds"] for r in picked), "cpu_seconds": sum(r["cpu_seconds"] for r in picked),
+            "points": n_points, "runs": picked}
+
+
+def _merge(parts: list[dict], model: str, loss: str, noisy: bool, timing: dict | None = None) -> dict:
     """One panel's table from its bucket parts (widths sorted); metrics are (W, S) lists, errors in %."""
     keys = ("train_error", "test_error", "train_loss", "test_loss", "train_nll", "test_nll")
     rows = []
@@ -177,9 +224,12 @@ def _merge(parts: list[dict], model: str, loss: str, noisy: bool) -> dict:
         for i, w in enumerate(part["widths"]):
             rows.append((w, part["params"][i], {k: part[k][i] for k in keys}))
     rows.sort(key=lambda r: r[0])
-    seconds = sum(b["seconds"] for p in parts for b in p["buckets"])
-    cpu = sum(b["cpu_seconds"] for p in parts for b in p["buckets"])
     n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts)
+    if timing is not None:  # the whole panel's wall/CPU time (buckets ran side by side)
+        seconds, cpu = timing["seconds"], timing["cpu_seconds"]
+    else:  # older parts: sum of per-bucket times (sequential buckets)
+        seconds = sum(b["seconds"] for p in parts for b in p["buckets"])
+        cpu = sum(b["cpu_seconds"] for p in parts for b in p["buckets"])
     out = {"model": model, "loss": loss, "noisy_labels": noisy, "seeds": parts[0]["seeds"],
            "widths": [r[0] for r in rows], "params": [r[1] for r in rows],
            "buckets": [b for p in parts for b in p["buckets"]], "seconds": seconds, "cpu_seconds": cpu,

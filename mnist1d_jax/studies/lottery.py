@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -158,6 +159,19 @@ def ablation_runs(params, mask, units, xs, x_tests, y, y_test, *, n_out: int, cf
 # --------------------------------------------------------------------------------------------------------------
 # The study
 # --------------------------------------------------------------------------------------------------------------
+def run_parallel(jobs, workers: int = 2):
+    """Run independent compiled programs side by side, one per core (XLA keeps one small program on about one
+    core; two programs in two threads use both). Returns the jobs' results in order."""
+    if len(jobs) <= 1 or workers <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [f.result() for f in [pool.submit(job) for job in jobs]]
+
+
+def _fetch(fn, args, kwargs):
+    return jax.device_get(fn(*args, **kwargs))
+
+
 def _stack(trees):
     return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *trees)
 
@@ -203,7 +217,7 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
         with np.load(state_path) as f:
             if str(f["tag"]) == tag:
                 done = int(f["done"])
-                mask_flat = [f[f"mask_{i}"] for i in range(len(leaves))]
+                mask_flat = [f[f"mask_{i}"].astype(np.float32) for i in range(len(leaves))]
                 curves = [{k: f[f"curve_{j}_{k}"] for k in ("test_loss", "test_acc", "train_acc", "train_loss")}
                           for j in range(done)]
                 timing = [dict(zip(("seconds", "cpu_seconds", "n_units", "n_out", "cost"), f["timing"][j],
@@ -212,24 +226,41 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
                     ref_masks = [f[f"ref_{i}"] for i in range(len(leaves))]
     if mask_flat is None:
         mask_flat = [np.ones((S,) + np.shape(leaf), np.float32) for leaf in leaves]
+    groups = [[i for i, (_, c) in enumerate(searches) if c == crit] for crit in ("lottery", "random")]
     for j in range(done, len(cfg.rounds)):
         r = cfg.rounds[j]
-        masks_now = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(m) for m in mask_flat])
         if r == REFERENCE_ROUND:
             ref_masks = [np.asarray(m) for m in mask_flat]
-        units, n_out = M.compact_layout(_unstack(masks_now, S), cfg.width, cfg.granularity)
         s_next = cfg.sparsity(cfg.rounds[j + 1]) if j + 1 < len(cfg.rounds) else 0.0
         counts = {k: jnp.int32(v) for k, v in M.prune_counts(s_next, template).items()}
         keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(jax.random.key(42 + t), 1), r) for t, _ in searches])
+        per_search = _unstack(jax.tree_util.tree_unflatten(treedef, mask_flat), S)
+        jobs, layouts = [], {}
+        for g in groups:  # each criterion at its own compacted shape (magnitude tickets compact much further)
+            if not g:
+                continue
+            units, n_out = M.compact_layout([per_search[i] for i in g], cfg.width, cfg.granularity)
+            layouts[tuple(g)] = (units.shape[1], n_out, len(g))
+            sel = jnp.asarray(g)
+            args = (jax.tree_util.tree_map(lambda a, sel=sel: a[sel], thetas),
+                    jax.tree_util.tree_unflatten(treedef, [jnp.asarray(m[g]) for m in mask_flat]),
+                    jnp.asarray(units), keys[sel], is_random[sel], counts, data)
+            jobs.append(functools.partial(_fetch, search_round, args, dict(n_out=n_out, cfg=cfg)))
         t0, c0 = time.perf_counter(), time.process_time()
-        out, nxt = search_round(thetas, masks_now, jnp.asarray(units), keys, is_random, counts, data, n_out=n_out,
-                                cfg=cfg)
-        out = jax.device_get(out)
+        outs = run_parallel(jobs)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+        out, nxt = {}, [np.empty((S,) + np.shape(leaf), np.float32) for leaf in leaves]
+        for g, (o, n) in zip([g for g in groups if g], outs, strict=True):
+            for k, v in o.items():
+                out.setdefault(k, np.zeros((S,) + np.shape(v)[1:], np.asarray(v).dtype))[g] = v
+            for a, b in zip(nxt, jax.tree_util.tree_leaves(n), strict=True):
+                a[g] = b
+        n_units = max(v[0] for v in layouts.values())
+        cost = sum(v[2] * M.compact_cost(v[0], v[1], cfg.width) for v in layouts.values()) / S
         curves.append({k: np.asarray(v) for k, v in out.items()})
-        timing.append({"seconds": secs, "cpu_seconds": cpu, "n_units": units.shape[1], "n_out": n_out,
-                       "cost": M.compact_cost(units.shape[1], n_out, cfg.width)})
-        mask_flat = [np.asarray(m) for m in jax.tree_util.tree_leaves(nxt)]
+        timing.append({"seconds": secs, "cpu_seconds": cpu, "n_units": n_units,
+                       "n_out": max(v[1] for v in layouts.values()), "cost": cost})
+        mask_flat = nxt
         state = {"tag": tag, "done": j + 1, "timing": np.array([[t[k] for k in ("seconds", "cpu_seconds", "n_units",
                                                                                 "n_out", "cost")] for t in timing])}
         state.update({f"mask_{i}": m.astype(np.uint8) for i, m in enumerate(mask_flat)})
@@ -246,9 +277,10 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
     return {"searches": searches, "curves": curves, "timing": timing, "ref_masks": ref}
 
 
-def run_ablations(cfg: LotteryConfig, ref_masks, searches) -> dict:
-    """§3.5: conditions x trials x {dense, lottery, random}; the dense runs and the sparse runs are two vmapped
-    programs (different compacted shapes)."""
+def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None = None) -> dict:
+    """§3.5: conditions x trials x {dense, lottery, random}. Each model type is one compacted shape (the dense
+    and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one per
+    core. Every finished job is saved to ``lottery_ablation_<job>.npz`` (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
     datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, SHUFFLE_PERM),
                 "reinit": _data(43)}
@@ -256,21 +288,52 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches) -> dict:
     per_search = _unstack(ref_masks, S)
     mask_of = {(t, c): per_search[i] for i, (t, c) in enumerate(searches)}
     runs = [(cond, t, m) for cond in CONDITIONS for t in trials for m in MODELS]
-    results, timing = {}, {}
-    for group in ("dense", "sparse"):
-        sel = [r for r in runs if (r[2] == "dense") == (group == "dense")]
-        params = [theta0(cfg, 42 + t + (1 if cond == "reinit" else 0)) for cond, t, _ in sel]
-        mks = [M.ones_like(params[0]) if m == "dense" else mask_of[(t, m)] for cond, t, m in sel]
-        units, n_out = M.compact_layout(mks, cfg.width, cfg.granularity)
-        xs = jnp.stack([datasets[c][0] for c, _, _ in sel])
-        x_tests = jnp.stack([datasets[c][2] for c, _, _ in sel])
-        y, y_test = datasets["baseline"][1], datasets["baseline"][3]
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = jax.device_get(ablation_runs(_stack(params), _stack([jax.tree_util.tree_map(jnp.asarray, m)
-                                                                   for m in mks]),
-                                           jnp.asarray(units), xs, x_tests, y, y_test, n_out=n_out, cfg=cfg))
-        timing[group] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
-                         "runs": len(sel), "n_units": int(units.shape[1]), "n_out": n_out}
+    y, y_test = datasets["baseline"][1], datasets["baseline"][3]
+    results, timing, jobs, names = {}, {}, [], []
+    for model in ("dense", "random", "lottery"):  # costliest first
+        sel_all = [r for r in runs if r[2] == model]
+        mks_all = [M.ones_like(per_search[0]) if m == "dense" else mask_of[(t, m)] for _, t, m in sel_all]
+        units_all, n_out = M.compact_layout(mks_all, cfg.width, cfg.granularity)
+        halves = 2 if model != "lottery" and len(sel_all) > 1 else 1
+        for h in range(halves):
+            idx = list(range(len(sel_all)))[h::halves]
+            sel = [sel_all[i] for i in idx]
+            name = f"{model}{h}" if halves > 1 else model
+            tag = repr((asdict(cfg), sel, [float(np.asarray(jax.tree_util.tree_leaves(mks_all[i])[0]).sum())
+                                          for i in idx]))
+            path = None if out_dir is None else Path(out_dir) / f"lottery_ablation_{name}.npz"
+            if path is not None and path.exists():
+                with np.load(path) as f:
+                    if str(f["tag"]) == tag:
+                        for i, key in enumerate(sel):
+                            results[key] = {k: f[k][i] for k in ("test_loss", "test_acc", "train_acc")}
+                        timing[name] = {"seconds": float(f["seconds"]), "runs": len(sel),
+                                        "n_units": int(units_all.shape[1]), "n_out": n_out, "resumed": True}
+                        continue
+            params = [theta0(cfg, 42 + t + (1 if cond == "reinit" else 0)) for cond, t, _ in sel]
+            args = (_stack(params), _stack([jax.tree_util.tree_map(jnp.asarray, mks_all[i]) for i in idx]),
+                    jnp.asarray(units_all[idx]), jnp.stack([datasets[c][0] for c, _, _ in sel]),
+                    jnp.stack([datasets[c][2] for c, _, _ in sel]), y, y_test)
+
+            n, n_units = len(sel), int(units_all.shape[1])
+
+            def job(args=args, n_out=n_out, path=path, tag=tag, n=n, n_units=n_units):
+                t0 = time.perf_counter()
+                out = jax.device_get(ablation_runs(*args, n_out=n_out, cfg=cfg))
+                tm = {"seconds": time.perf_counter() - t0}
+                if path is not None:
+                    atomic_write(path, lambda f: np.savez(f, tag=tag, **tm, **{k: np.asarray(v)
+                                                                              for k, v in out.items()}))
+                return out, {**tm, "runs": n, "n_units": n_units, "n_out": n_out}
+
+            jobs.append(job)
+            names.append((name, sel))
+    t0, c0 = time.perf_counter(), time.process_time()
+    outs = run_parallel(jobs)
+    timing["this_process"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                              "jobs": len(jobs)}
+    for (name, sel), (out, tm) in zip(names, outs, strict=True):
+        timing[name] = tm
         for i, key in enumerate(sel):
             results[key] = {k: np.asarray(v[i]) for k, v in out.items()}
     steps = np.arange(cfg.ablation_steps // cfg.eval_every + 1) * cfg.eval_every
@@ -293,7 +356,7 @@ def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
     search = run_search(cfg, out_dir, progress)
     # all rounds, including those of an interrupted earlier process (the state file keeps their timing)
     t_search = float(sum(t["seconds"] for t in search["timing"]))
-    abl = run_ablations(cfg, search["ref_masks"], search["searches"])
+    abl = run_ablations(cfg, search["ref_masks"], search["searches"], out_dir)
     searches = search["searches"]
     per_search = _unstack(search["ref_masks"], len(searches))
     first = {f"{c}_trial{t}": per_search[i]["Dense_0"]["kernel"].T for i, (t, c) in enumerate(searches)}
