@@ -29,3 +29,16 @@ def test_a_failing_study_is_reported_and_the_others_still_run(tmp_path, monkeypa
         reproduce.reproduce(tmp_path, quick=True)
     assert "broken FAILED" in capsys.readouterr().out
     assert (tmp_path / "dataset.json").exists() and (tmp_path / "REPORT.md").exists()
+
+
+def test_report_only_summarises_results_already_there_and_names_what_it_cannot(tmp_path, capsys):
+    """``--report-only`` runs nothing: studies run separately are reported as such, and a record that cannot be
+    summarised gets an explicit line instead of crashing the report."""
+    assert main(["reproduce", "--quick", "--only", "dataset", "--out", str(tmp_path)]) == 0
+    (tmp_path / reproduce.STATE).unlink()  # as if the study had been run by its own script
+    (tmp_path / "tsne.json").write_text("{}")  # a record from another version
+    assert main(["reproduce", "--report-only", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| The dataset (Fig. 1) and its exactness | ran separately |" in report
+    assert "tsne.json could not be summarised (KeyError" in report
+    assert "| Pooling vs training-set size (Fig. 7) | not run |" in report
