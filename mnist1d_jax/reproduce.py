@@ -38,9 +38,12 @@ class Study:
     # What ``reproduce --quick`` passes: the smallest config that still runs every stage of the study. For the
     # lottery and double descent, ``--quick`` alone is a reduced *study* (minutes); ``--smoke`` makes it tiny.
     quick_args: tuple[str, ...] = ("--quick",)
+    script: str | None = None  # run ``python scripts/<script> --out DIR`` (from the repository checkout) instead
 
     def command(self, out: Path, quick: bool) -> list[str]:
-        if self.cli:
+        if self.script:
+            argv = [str(SCRIPTS / self.script), "--out", str(out)]
+        elif self.cli:
             argv = ["-m", "mnist1d_jax.cli", *self.cli, "--out", str(out / Path(self.record).stem)]
         else:
             argv = ["-m", self.module, "--out", str(out)]
@@ -50,7 +53,7 @@ class Study:
 STUDIES = (
     Study("dataset", "The dataset (Fig. 1) and its exactness", "mnist1d_jax.studies.dataset", "dataset.json", 0.1),
     Study("benchmarks", "Table 1 and the benchmark figure (Fig. 2), improved baselines",
-          "mnist1d_jax.studies.benchmarks", "benchmarks.json", 4.0),
+          "mnist1d_jax.studies.benchmarks", "benchmarks.json", 4.0, script="benchmarks.py"),
     Study("lottery", "Lottery tickets (Fig. 3 a-g, mask figure)", "mnist1d_jax.studies.lottery", "lottery.json", 40.0,
           quick_args=("--quick", "--smoke")),
     Study("double_descent", "Deep double descent (Fig. 4)", "mnist1d_jax.studies.double_descent",
@@ -67,9 +70,13 @@ STUDIES = (
           "classwise_errors.json", 1.0),
 )
 STATE = "reproduce_state.json"
+# The figure scripts live beside the package in the repository (the package is installed from a checkout).
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def available(study: Study) -> bool:
+    if study.script and not (SCRIPTS / study.script).exists():
+        return False
     return importlib.util.find_spec(study.module) is not None
 
 
@@ -86,7 +93,10 @@ def _done(state: dict, study: Study, out: Path, quick: bool) -> bool:
 def run_study(study: Study, out: Path, quick: bool) -> float:
     """Run one study in its own process; returns its wall-clock seconds."""
     start = time.perf_counter()
-    subprocess.run(study.command(out, quick), check=True)
+    command = study.command(out, quick)
+    subprocess.run(command, check=True)
+    if not (out / study.record).exists():  # a study that "succeeds" without results is a failure
+        raise subprocess.CalledProcessError(0, command, stderr=f"exited 0 but wrote no {study.record}")
     return time.perf_counter() - start
 
 
@@ -112,7 +122,8 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
             print(f"\ninterrupted during {study.name}; finished studies are kept, run again to resume", flush=True)
             raise
         except subprocess.CalledProcessError as err:
-            print(f"{study.name} FAILED (exit code {err.returncode}); going on with the other studies", flush=True)
+            why = err.stderr or f"exit code {err.returncode}"
+            print(f"{study.name} FAILED ({why}); going on with the other studies", flush=True)
             failed.append(study.name)
             continue
         state[study.name] = {
