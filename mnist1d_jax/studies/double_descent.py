@@ -180,6 +180,7 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
             continue
         record["panels"][panel] = _merge(parts, model, loss, is_noisy, _read_timing(out_dir, panel, parts))
         record["provenance"] = provenance()
+        record["comparison"] = summarize(record)  # paper vs ours, row by row
         write_json(out_dir / "double_descent.json", record)  # after every panel: a partial run still has numbers
     return record
 
@@ -299,7 +300,7 @@ def draw(out_dir: str | Path) -> Path:
             if row == 0:
                 pk = p["peak"]
                 ax.set_title(f"{TITLES[name]}\npeak {pk['test_error']:.1f}% at {pk['width']} "
-                             f"({pk['params']:,} params)", fontsize=9)
+                             f"({pk['params']:,} params = {pk['params'] / n:.2f} n)", fontsize=9)
             ax.legend(fontsize=7, loc="upper right")
     cfg = record["config"]
     seeds = ", ".join(f"{name} {len(record['panels'][name]['seeds'])}" for name in panels)
@@ -348,17 +349,30 @@ def summarize(record: dict) -> list[dict]:
                      "ours": f"{p['peak']['test_error']:.1f} at {p['peak']['width']} ({p['peak']['params']:,})"})
     if "mlp_noisy_mse" in P:
         p, q = P["mlp_noisy_mse"], P.get("mlp_noisy")
+        n, nk = record["n_train"], record["n_train"] * N_CLASSES
+
+        def where(panel):
+            pk = panel["peak"]
+            return (f"{pk['test_error']:.1f} % at {pk['params']:,} params (width {pk['width']}) = "
+                    f"{pk['params'] / n:.2f} n = {pk['params'] / nk:.3f} n·K")
+
         rows.append({"quantity": "MSE vs NLL: test-error peak in parameters (n = 4,000; n·K = 40,000)",
                      "paper": "claim: MSE at n·K, NLL at n",
-                     "ours": f"MSE {p['peak']['params']:,} (width {p['peak']['width']}); NLL "
-                             + (f"{q['peak']['params']:,} (width {q['peak']['width']})" if q else "n/a")})
+                     "ours": f"MSE {where(p)}; NLL " + (where(q) if q else "n/a")})
+        for name, panel in (("MSE", p), ("NLL", q)):
+            if panel and panel.get("first_interpolating"):
+                fi = panel["first_interpolating"]
+                rows.append({"quantity": f"{name}: first width with train error <= 0.5 % (interpolation)",
+                             "paper": "MSE near n·K, NLL near n (claim)",
+                             "ours": f"width {fi['width']} ({fi['params']:,} params = {fi['params'] / n:.2f} n)"})
     for name, minutes in ORIGINAL_MINUTES.items():
         if name in P:
             rows.append({"quantity": f"runtime {name}: seconds per (width, seed) point",
                          "paper": f"original {60 * minutes / ORIGINAL_POINTS[name]:.1f} s/point "
                                   f"({minutes} min per seed)",
                          "ours": f"{P[name]['seconds_per_point']:.1f} s/point wall, "
-                                 f"{P[name].get('cpu_seconds_per_point', float('nan')):.1f} s CPU (under load)"})
+                                 f"{P[name].get('cpu_seconds_per_point', float('nan')):.1f} s CPU; panel "
+                                 f"{P[name]['seconds'] / 60:.1f} min for {len(P[name]['seeds'])} seeds"})
     return rows
 
 

@@ -280,7 +280,7 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
 def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None = None) -> dict:
     """§3.5: conditions x trials x {dense, lottery, random}. Each model type is one compacted shape (the dense
     and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one per
-    core. Every finished job is saved to ``lottery_ablation_<job>.npz`` (resumable; same config and masks)."""
+    core. Every finished job is saved to ``lottery_ablation_<job>_state.npz`` (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
     datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, SHUFFLE_PERM),
                 "reinit": _data(43)}
@@ -294,14 +294,14 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None 
         sel_all = [r for r in runs if r[2] == model]
         mks_all = [M.ones_like(per_search[0]) if m == "dense" else mask_of[(t, m)] for _, t, m in sel_all]
         units_all, n_out = M.compact_layout(mks_all, cfg.width, cfg.granularity)
-        halves = 2 if model != "lottery" and len(sel_all) > 1 else 1
+        halves = 2 if len(sel_all) > 1 else 1
         for h in range(halves):
             idx = list(range(len(sel_all)))[h::halves]
             sel = [sel_all[i] for i in idx]
             name = f"{model}{h}" if halves > 1 else model
             tag = repr((asdict(cfg), sel, [float(np.asarray(jax.tree_util.tree_leaves(mks_all[i])[0]).sum())
                                           for i in idx]))
-            path = None if out_dir is None else Path(out_dir) / f"lottery_ablation_{name}.npz"
+            path = None if out_dir is None else Path(out_dir) / f"lottery_ablation_{name}_state.npz"
             if path is not None and path.exists():
                 with np.load(path) as f:
                     if str(f["tag"]) == tag:
@@ -397,6 +397,7 @@ def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
                    "note": "wall and process CPU time on a shared 2-core machine under load from other users"},
     }
     record["provenance"] = provenance()
+    record["comparison"] = summarize(record)  # paper vs ours, row by row
     write_json(out_dir / "lottery.json", record)
     return record
 
@@ -426,7 +427,7 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     rec = read_json(out_dir / "lottery.json")
     s = np.asarray(rec["sparsity"])
-    fig = plt.figure(figsize=(16, 8.2))
+    fig = plt.figure(figsize=(17, 8.2))
     grid = fig.add_gridspec(2, 6)
     ax_a, ax_b = fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4])
     for crit in ("random", "lottery"):
@@ -466,11 +467,13 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
     ax = fig.add_subplot(grid[1, 5])
     ax.axis("off")
     t = rec["timing"]
-    ax.text(0, 0.95, f"config: {rec['label']}\nrounds: {len(rec['rounds'])}, trials: {rec['config']['trials']}\n"
+    rows = summarize(rec)
+    text = "\n".join(f"{r['quantity']}\n   paper {r['paper']}\n   ours  {r['ours']}" for r in rows[:-2])
+    ax.text(-0.25, 1.02, f"config: {rec['label']}\nrounds: {len(rec['rounds'])}, trials: {rec['config']['trials']}\n"
             f"search: {t['search_seconds'] / 60:.1f} min ({t['seconds_per_round']:.1f} s per round of "
-            f"{t['searches_per_round']} searches)\nwhole study: {t['total_seconds'] / 60:.1f} min\n"
-            f"(shared 2-core CPU under load)\nlottery p4 with the original's slip: "
-            f"{adj['lottery_p4_with_original_slip']:.5f}", fontsize=8, va="top", family="monospace")
+            f"{t['searches_per_round']} searches)\n{rows[-1]['ours']}\nlottery p4 with the original's slip: "
+            f"{adj['lottery_p4_with_original_slip']:.5f}\n\n{text}", fontsize=6, va="top", family="monospace",
+            transform=ax.transAxes)
     fig.suptitle(f"Lottery tickets on MNIST-1D (width-500 residual MLP; {rec['label']})", fontsize=12)
     fig.tight_layout()
     path = out_dir / "lottery.png"
@@ -524,14 +527,21 @@ def summarize(record: dict) -> list[dict]:
     rows.append({"quantity": "adjacency p2 / p3 / p4, lottery (correct p4)", "paper": "0.0086 / 0.0022 / 0.00035",
                  "ours": " / ".join(f"{adj['lottery'][k]['mean']:.5f}" for k in ("p2", "p3", "p4"))})
     t = record["timing"]
-    t = record["timing"]
     per = t["searches_per_round"]
+    abl_t = t["ablation"]
+    # the ablation jobs run two at a time: their wall time is the process's, or the sum over jobs halved
+    abl_s = (abl_t["this_process"]["seconds"] if "this_process" in abl_t and not any(
+        v.get("resumed") for v in abl_t.values()) else
+        sum(v["seconds"] for k, v in abl_t.items() if k != "this_process") / 2)
     rows.append({"quantity": "runtime per search-round (one trial, one criterion, 1,502 steps)",
                  "paper": "original 6.0 s wall per search-round, 40 min for the 400-round search",
                  "ours": f"{t['seconds_per_round'] / per:.1f} s wall, {t['cpu_seconds_per_round'] / per:.1f} s CPU "
                          f"(compiles included; shared CPU under load); search {t['search_seconds'] / 60:.1f} min "
-                         f"for {len(record['rounds'])} rounds x {per} searches, "
-                         f"study {t['total_seconds'] / 60:.1f} min"})
+                         f"for {len(record['rounds'])} rounds x {per} searches"})
+    rows.append({"quantity": "runtime of the whole study (search + ablations)",
+                 "paper": "issue target <= 20 min; original: 40 min search alone",
+                 "ours": f"{(t['search_seconds'] + abl_s) / 60:.1f} min (search {t['search_seconds'] / 60:.1f} + "
+                         f"ablations {abl_s / 60:.1f}; rounds and ablation jobs summed over resumed processes)"})
     return rows
 
 
@@ -579,8 +589,12 @@ def main(argv=None) -> int:
             print(f"({j}/{n}) " + describe_round(cfg, r, curves, timing), flush=True)
 
         record = run(cfg, args.out, progress)
-        for row in summarize(record):
-            print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
+    else:  # the paper-vs-ours rows are derived from the stored numbers: refresh them with the figure
+        record = read_json(args.out / "lottery.json")
+        record["comparison"] = summarize(record)
+        write_json(args.out / "lottery.json", record)
+    for row in record["comparison"]:
+        print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
     for path in draw(args.out):
         print(f"wrote {path}")
     return 0
