@@ -161,7 +161,7 @@ def make_outer_scan(
     *,
     clip: float | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
-    mode: str = "reverse",
+    mode: str | Callable = "reverse",
 ) -> Callable[[OuterState, PyTree], tuple[OuterState, dict]]:
     """``scan(state, context) -> (state, metrics)``: `num_steps` outer steps as one `lax.scan`.
 
@@ -169,14 +169,20 @@ def make_outer_scan(
     `context` is whatever varies between runs (keys, data, fixed inits), so ``jax.vmap(scan)`` over states and
     contexts runs many seeds / initial values at once. `clip` clips the meta-gradient elementwise to
     ``[-clip, clip]`` before `optimizer`. ``mode="forward"`` computes the meta-gradient by forward mode
-    (`value_and_grad_forward`; exact, for few meta-parameters). ``metrics`` are stacked over steps: ``value``
-    and ``aux`` (before the
-    update), ``grad_norm`` (before clipping), ``finite`` and ``record(meta)`` after the update (default: meta).
+    (`value_and_grad_forward`; exact, for few meta-parameters); a callable ``mode(meta, context) -> ((value,
+    aux), grad)`` supplies a hand-written one (e.g. a fused forward-mode unroll). ``metrics`` are stacked over
+    steps: ``value`` and ``aux`` (before the update), ``grad_norm`` (before clipping), ``finite`` and
+    ``record(meta)`` after the update (default: meta).
     """
     record = record or (lambda m: m)
-    if mode not in ("reverse", "forward"):
-        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
-    grad_fn = jax.value_and_grad(meta_loss, has_aux=True) if mode == "reverse" else value_and_grad_forward(meta_loss)
+    if callable(mode):
+        grad_fn = mode
+    elif mode == "reverse":
+        grad_fn = jax.value_and_grad(meta_loss, has_aux=True)
+    elif mode == "forward":
+        grad_fn = value_and_grad_forward(meta_loss)
+    else:
+        raise ValueError(f"mode must be 'reverse', 'forward' or a value-and-grad function, not {mode!r}")
 
     def one(state: OuterState, context):
         (value, aux), grad = grad_fn(state.meta, context)
@@ -191,7 +197,10 @@ def make_outer_scan(
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
         bad_step = jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step)
         new = OuterState(state.step + 1, keep(meta, state.meta), keep(opt_state, state.opt_state), bad_step)
-        metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta)}
+        # for the error report: is the meta-loss finite, and how many meta-gradient entries are not
+        nonfinite = sum(jnp.sum(~jnp.isfinite(g)) for g in jax.tree.leaves(grad))
+        metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta),
+                   "value_finite": jnp.isfinite(value), "grad_nonfinite": nonfinite}
         return new, metrics
 
     def scan(state: OuterState, context):
@@ -200,14 +209,30 @@ def make_outer_scan(
     return scan
 
 
-def check_finite(state: OuterState, labels: list[str] | None = None) -> None:
-    """Raise `NonFiniteMetaGradient` naming the outer step (and run) whose meta-gradient was NaN/Inf."""
+def check_finite(state: OuterState, labels: list[str] | None = None, metrics: dict | None = None,
+                 first_step: int = 0) -> None:
+    """Raise `NonFiniteMetaGradient` naming the outer step (and run) whose meta-gradient was NaN/Inf.
+
+    With the chunk's `metrics` (steps ``first_step...``) the message also says whether the meta-loss itself was
+    finite and how many meta-gradient entries were not."""
     bad = np.atleast_1d(np.asarray(state.bad_step))
     if np.any(bad >= 0):
         runs = np.flatnonzero(bad >= 0)
+
+        def detail(i):
+            if metrics is None or "grad_nonfinite" not in metrics:
+                return ""
+            t = int(bad[i]) - first_step
+            pick = (lambda a: np.asarray(a)[i, t]) if bad.size > 1 or np.ndim(state.bad_step) else (
+                lambda a: np.asarray(a)[t])
+            if not 0 <= t < np.shape(metrics["grad_nonfinite"])[-1]:
+                return ""
+            return (f" (meta-loss {'finite' if pick(metrics['value_finite']) else 'NOT finite'}, "
+                    f"{int(pick(metrics['grad_nonfinite']))} non-finite meta-gradient entries)")
+
         where = ", ".join(
             f"outer step {int(bad[i])}" + (f" of run {labels[i] if labels else i}" if bad.size > 1 else "")
-            for i in runs
+            + detail(i) for i in runs
         )
         raise NonFiniteMetaGradient(f"non-finite meta-gradient or meta-loss at {where}; stopping")
 
@@ -226,7 +251,7 @@ def run_outer(
     state: OuterState | None = None,
     on_chunk: Callable[[OuterState, dict], None] | None = None,
     labels: list[str] | None = None,
-    mode: str = "reverse",
+    mode: str | Callable = "reverse",
 ) -> tuple[OuterState, dict]:
     """Run `num_steps` outer steps (from `state` if resuming) in jitted chunks of `chunk` steps.
 
@@ -248,9 +273,11 @@ def run_outer(
         if n not in compiled:
             scan = make_outer_scan(meta_loss, optimizer, n, clip=clip, record=record, mode=mode)
             compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan)
+        first = num_steps - remaining
         state, metrics = compiled[n](state, context)
-        check_finite(state, labels)
-        pieces.append(jax.device_get(metrics))
+        metrics = jax.device_get(metrics)
+        check_finite(state, labels, metrics, first)
+        pieces.append(metrics)
         remaining -= n
         if on_chunk is not None:
             on_chunk(state, _concat(pieces, vmap))

@@ -66,7 +66,7 @@ def test_vmap_over_seeds_and_initial_values_equals_separate_runs(tiny):
 def test_nan_meta_gradient_stops_and_names_the_outer_step():
     # sgd(0.2) on loss sqrt(m - 0.3): m = 1.0, then ≈0.88, 0.75, 0.60, 0.31, then m < 0.3 → NaN at step 5
     loss = lambda m, ctx: (jnp.sqrt(m - 0.3), ())
-    with pytest.raises(meta.NonFiniteMetaGradient, match="outer step 5"):
+    with pytest.raises(meta.NonFiniteMetaGradient, match=r"outer step 5 \(meta-loss NOT finite, 1 non-finite"):
         meta.run_outer(loss, optax.sgd(0.2), jnp.float32(1.0), None, 20, chunk=3)
     seen = []
     with pytest.raises(meta.NonFiniteMetaGradient, match="outer step 5 of run seed 1"):
@@ -178,3 +178,33 @@ def test_memory_stays_flat_with_checkpointing():
     rows = lr_study.memory_profile(steps=(20, 200), checkpoint=(True,))
     small, big = (r["temp_bytes"] for r in rows)
     assert big < 4 * small + 2_000_000  # grows by a carry per step, not by every activation
+
+
+def test_fused_lr_meta_gradient_equals_autodiff(tiny):
+    batches, params0 = tiny
+    (value, aux), grad = jax.jit(lr_study.make_fused_value_and_grad(batches))(jnp.float32(0.4), params0)
+    (ref_value, ref_aux), ref_grad = meta.value_and_grad_forward(lr_study.make_meta_loss(batches))(
+        jnp.float32(0.4), params0)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    np.testing.assert_allclose(aux["final_loss"], ref_aux["final_loss"], rtol=1e-6)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5)
+
+
+def test_rmsprop_meta_gradient_is_finite_when_v_underflows_to_zero():
+    """A parameter whose gradients all underflowed has v = 0 and g = 0: naive √ gives 0·∞ = NaN."""
+    cfg = core.InnerConfig()
+    v, p = jnp.zeros(3), jnp.ones(3)
+
+    def through(sqrt):
+        def f(scale):  # the gradient is a function of a meta-parameter; at scale 0 it is exactly zero
+            g = scale * jnp.array([0.0, 0.0, 1.0])
+            v_new = cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g
+            return jnp.sum(p - cfg.inner_lr * g / (sqrt(v_new) + cfg.rms_eps))
+        return jax.grad(f)(0.0)
+
+    assert not np.isfinite(through(jnp.sqrt))
+    assert np.isfinite(through(core.safe_sqrt))
+    np.testing.assert_allclose(through(core.safe_sqrt), -cfg.inner_lr / cfg.rms_eps, rtol=1e-6)
+    new_p, new_v = core.rmsprop({"w": p}, {"w": jnp.array([0.0, 1e-3, 1.0])}, {"w": v}, cfg)
+    np.testing.assert_array_equal(new_p["w"], p - cfg.inner_lr * jnp.array([0.0, 1e-3, 1.0]) / (
+        jnp.sqrt(new_v["w"]) + cfg.rms_eps))

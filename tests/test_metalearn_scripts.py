@@ -22,7 +22,7 @@ def test_script_quick(tmp_path, monkeypatch, name, extra):
 def test_activation_resumes_from_its_checkpoint(tmp_path):
     from mnist1d_jax.studies.metalearn_activation import ActivationStudyConfig, learn
 
-    cfg = ActivationStudyConfig.quick_config(outer_steps=4, chunk=2, seeds=(0,))
+    cfg = ActivationStudyConfig.quick_config(outer_steps=4, chunk=2)
     ck = tmp_path / "ck.npz"
     _, first, _ = learn(cfg, checkpoint_path=ck)
     steps = []

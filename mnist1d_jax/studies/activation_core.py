@@ -255,6 +255,34 @@ def loss_and_grad(act_fd: Callable, m, params, x, y, key, noise: float):
     return loss, grads
 
 
+@jax.custom_jvp
+def safe_sqrt(v: jax.Array) -> jax.Array:
+    """``sqrt(v)`` for v ≥ 0 whose derivative at v = 0 is 0 instead of ∞ (elsewhere the usual 1/(2√v)).
+
+    In the RMSProp step v can reach exactly 0: v ≥ 0.6·g² with v₀ = 1, so this needs every gradient of a
+    parameter to underflow (|g| < 1e-19, g² flushed to zero) for ~100 steps, e.g. an inner hidden unit pushed
+    far into the flat negative tail of f. The update g/(√v + ε) is then 0/ε and its derivative is finite, but
+    the chain rule through √v forms 0·∞ = NaN in the meta-gradient. The v-path's true contribution in that
+    limit is 0 (it is ∝ g·ġ/ε², with g = 0); the forward values are unchanged bit for bit.
+    """
+    return jnp.sqrt(v)
+
+
+@safe_sqrt.defjvp
+def _safe_sqrt_jvp(primals, tangents):
+    (v,), (v_dot,) = primals, tangents
+    r = jnp.sqrt(v)
+    positive = r > 0
+    return r, jnp.where(positive, 0.5 * v_dot / jnp.where(positive, r, 1.0), 0.0)
+
+
+def rmsprop(params, grads, v, cfg: InnerConfig):
+    """The §6 RMSProp variant: v ← ρv + (1−ρ)g², θ ← θ − lr·g/(√v + ε) (√ with a finite slope at 0)."""
+    v = jax.tree.map(lambda v, g: cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g, v, grads)
+    params = jax.tree.map(lambda p, g, v: p - cfg.inner_lr * g / (safe_sqrt(v) + cfg.rms_eps), params, grads, v)
+    return params, v
+
+
 def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
               act_fd: Callable | None = None):
     """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
@@ -264,9 +292,7 @@ def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: 
         params, v = state
         x, y, key = batch
         loss, grads = loss_and_grad(act_fd, m, params, x, y, key, cfg.noise)
-        v = jax.tree.map(lambda v, g: cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g, v, grads)
-        params = jax.tree.map(lambda p, g, v: p - cfg.inner_lr * g / (jnp.sqrt(v) + cfg.rms_eps), params, grads, v)
-        return (params, v), loss
+        return rmsprop(params, grads, v, cfg), loss
 
     v0 = jax.tree.map(jnp.ones_like, task.params0)
     (params, _), losses = metalib.unroll(step, (task.params0, v0), (task.x, task.y, task.keys), meta,
