@@ -162,6 +162,7 @@ def make_outer_scan(
     clip: float | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
     mode: str | Callable = "reverse",
+    loss_scale: float = 1.0,
 ) -> Callable[[OuterState, PyTree], tuple[OuterState, dict]]:
     """``scan(state, context) -> (state, metrics)``: `num_steps` outer steps as one `lax.scan`.
 
@@ -175,6 +176,16 @@ def make_outer_scan(
     ``record(meta)`` after the update (default: meta).
     """
     record = record or (lambda m: m)
+    if loss_scale != 1.0:
+        # Differentiate loss_scale·meta_loss (a power of two, so exact): a chaotic unroll can make the true
+        # meta-gradient exceed float32's range (backprop through time multiplies the state cotangent by the
+        # step Jacobian ~300 times) although the clipped gradient the outer optimiser uses is perfectly
+        # defined; scaling down keeps the backward pass in range, and clipping happens in the scaled space.
+        unscaled = meta_loss
+
+        def meta_loss(meta, context):
+            value, aux = unscaled(meta, context)
+            return value * loss_scale, aux
     if callable(mode):
         grad_fn = mode
     elif mode == "reverse":
@@ -187,9 +198,13 @@ def make_outer_scan(
     def one(state: OuterState, context):
         (value, aux), grad = grad_fn(state.meta, context)
         finite = _all_finite(grad) & jnp.isfinite(value)
-        grad_norm = optax.tree.norm(grad)
+        norm = optax.tree.norm(grad)
+        grad_norm, log10_norm = norm / loss_scale, jnp.log10(norm) - np.log10(loss_scale)
+        value = value / loss_scale
         if clip is not None:
-            grad = jax.tree.map(lambda g: jnp.clip(g, -clip, clip), grad)
+            grad = jax.tree.map(lambda g: jnp.clip(g, -clip * loss_scale, clip * loss_scale), grad)
+        grad = jax.tree.map(lambda g: g / loss_scale, grad)
+        finite = finite & _all_finite(grad)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
         meta = optax.apply_updates(state.meta, updates)
         # freeze at the first bad step: later curves stay finite and the report names the true culprit
@@ -200,7 +215,7 @@ def make_outer_scan(
         # for the error report: is the meta-loss finite, and how many meta-gradient entries are not
         nonfinite = sum(jnp.sum(~jnp.isfinite(g)) for g in jax.tree.leaves(grad))
         metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta),
-                   "value_finite": jnp.isfinite(value), "grad_nonfinite": nonfinite}
+                   "value_finite": jnp.isfinite(value), "grad_nonfinite": nonfinite, "grad_log10_norm": log10_norm}
         return new, metrics
 
     def scan(state: OuterState, context):
@@ -252,6 +267,7 @@ def run_outer(
     on_chunk: Callable[[OuterState, dict], None] | None = None,
     labels: list[str] | None = None,
     mode: str | Callable = "reverse",
+    loss_scale: float = 1.0,
 ) -> tuple[OuterState, dict]:
     """Run `num_steps` outer steps (from `state` if resuming) in jitted chunks of `chunk` steps.
 
@@ -271,7 +287,8 @@ def run_outer(
     while remaining > 0:
         n = min(chunk, remaining)
         if n not in compiled:
-            scan = make_outer_scan(meta_loss, optimizer, n, clip=clip, record=record, mode=mode)
+            scan = make_outer_scan(meta_loss, optimizer, n, clip=clip, record=record, mode=mode,
+                                   loss_scale=loss_scale)
             compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan)
         first = num_steps - remaining
         state, metrics = compiled[n](state, context)

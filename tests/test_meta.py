@@ -208,3 +208,15 @@ def test_rmsprop_meta_gradient_is_finite_when_v_underflows_to_zero():
     new_p, new_v = core.rmsprop({"w": p}, {"w": jnp.array([0.0, 1e-3, 1.0])}, {"w": v}, cfg)
     np.testing.assert_array_equal(new_p["w"], p - cfg.inner_lr * jnp.array([0.0, 1e-3, 1.0]) / (
         jnp.sqrt(new_v["w"]) + cfg.rms_eps))
+
+
+def test_meta_loss_scale_gives_the_same_clipped_update(act_task):
+    """Differentiating 2⁻⁶⁴·loss and clipping in the scaled space is the unscaled update, bit for bit up to
+    rounding, while keeping an exploding backward pass inside float32's range."""
+    cfg, task, gp = act_task
+    f = core.make_meta_loss(cfg)
+    outs = [meta.run_outer(f, optax.sgd(0.3), gp, task, 2, clip=0.1, loss_scale=s)[1] for s in (1.0, 2.0**-64)]
+    np.testing.assert_allclose(outs[1]["value"], outs[0]["value"], rtol=1e-6)
+    np.testing.assert_allclose(outs[1]["grad_norm"], outs[0]["grad_norm"], rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), outs[1]["record"],
+                 outs[0]["record"])

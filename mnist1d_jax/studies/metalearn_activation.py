@@ -42,6 +42,10 @@ class ActivationStudyConfig:
     outer_steps: int = 301
     outer_lr: float = 0.3
     clip: float = 0.1
+    # The meta-loss is differentiated as 2⁻⁶⁴·loss (exact: a power of two), clipped at 2⁻⁶⁴·clip, unscaled: the
+    # true meta-gradient can exceed float32's range in a chaotic unroll (seen at outer step 128 of seed 0, state
+    # cotangent growing ~×1.5 per inner step backwards to inf, then inf − inf = NaN), the clipped one cannot.
+    meta_loss_scale: float = 2.0**-64
     seeds: tuple[int, ...] = (0, 1, 2)
     num_samples: int = 10_000
     chunk: int = 7  # outer steps per compiled chunk (301 = 43 × 7): progress and checkpoints between chunks
@@ -134,7 +138,8 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
     path = Path(checkpoint_path) if checkpoint_path else None
     if path is not None and path.exists():
         like_state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
-        shape = jax.eval_shape(lambda: jax.vmap(metalib.make_outer_scan(meta_loss, optimizer, 1, record=record))(
+        shape = jax.eval_shape(lambda: jax.vmap(metalib.make_outer_scan(
+            meta_loss, optimizer, 1, record=record, loss_scale=config.meta_loss_scale))(
             like_state, tasks)[1])
         loaded = _load_checkpoint(path, config, like_state, shape)
         if loaded is not None:
@@ -164,6 +169,7 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
         return state, done_metrics, tasks
     state, metrics = metalib.run_outer(
         meta_loss, optimizer, g0, tasks, config.outer_steps, chunk=config.chunk, clip=config.clip,
+        loss_scale=config.meta_loss_scale,
         record=record, vmap=True, state=state, on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds])
     if done_metrics is not None:
         metrics = (jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
