@@ -66,6 +66,7 @@ class DoubleDescentConfig:
     max_buckets: int = 8
     bucket_overhead: float = 0.02  # compile cost of one more bucket, as a fraction of the panel's work
     workers: int = 2  # buckets trained side by side (threads; one compiled program per core)
+    smallest_first: bool = False  # bucket order (only scheduling: results do not depend on it)
     cnn_seeds: tuple[int, ...] | None = None  # default: ``seeds`` (the CNN panel is ~10x the MLP's work)
     mse_seeds: tuple[int, ...] | None = None  # default: ``seeds``
     label: str = "full"
@@ -169,7 +170,8 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
             jobs.append((len(bucket) * len(seeds) * cost_fn(model)(max(bucket)), job))
         if jobs:
             # costliest first on two threads (one compiled program per core): greedy longest-job-first
-            jobs.sort(key=lambda j: -j[0])
+            # (--smallest-first: cheapest first, so that a run cut short by time still has the small widths)
+            jobs.sort(key=lambda j: j[0] if config.smallest_first else -j[0])
             t0, c0 = time.perf_counter(), time.process_time()
             parts += run_parallel([j for _, j in jobs], config.workers)
             n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts[-len(jobs):])
@@ -211,10 +213,12 @@ def _read_timing(out_dir: Path, panel: str, parts: list[dict]) -> dict | None:
         total += r["points"]
         if total >= n_points:
             break
-    if total != n_points:
+    if total > n_points or total == 0:
         return None
+    # total < n_points: some buckets were reused from an earlier process without a timing record; the
+    # per-point time is then over the points these runs computed
     return {"seconds": sum(r["seconds"] for r in picked), "cpu_seconds": sum(r["cpu_seconds"] for r in picked),
-            "points": n_points, "runs": picked}
+            "points": total, "runs": picked}
 
 
 def _merge(parts: list[dict], model: str, loss: str, noisy: bool, timing: dict | None = None) -> dict:
@@ -228,13 +232,15 @@ def _merge(parts: list[dict], model: str, loss: str, noisy: bool, timing: dict |
     n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts)
     if timing is not None:  # the whole panel's wall/CPU time (buckets ran side by side)
         seconds, cpu = timing["seconds"], timing["cpu_seconds"]
+        n_points = timing["points"]
     else:  # older parts: sum of per-bucket times (sequential buckets)
         seconds = sum(b["seconds"] for p in parts for b in p["buckets"])
         cpu = sum(b["cpu_seconds"] for p in parts for b in p["buckets"])
     out = {"model": model, "loss": loss, "noisy_labels": noisy, "seeds": parts[0]["seeds"],
            "widths": [r[0] for r in rows], "params": [r[1] for r in rows],
            "buckets": [b for p in parts for b in p["buckets"]], "seconds": seconds, "cpu_seconds": cpu,
-           "seconds_per_point": seconds / n_points, "cpu_seconds_per_point": cpu / n_points}
+           "seconds_per_point": seconds / n_points, "cpu_seconds_per_point": cpu / n_points,
+           "timed_points": n_points}
     for k in keys:
         out[k] = [r[2][k] for r in rows]
     out.update(find_peak(out))
@@ -372,7 +378,8 @@ def summarize(record: dict) -> list[dict]:
                                   f"({minutes} min per seed)",
                          "ours": f"{P[name]['seconds_per_point']:.1f} s/point wall, "
                                  f"{P[name].get('cpu_seconds_per_point', float('nan')):.1f} s CPU; panel "
-                                 f"{P[name]['seconds'] / 60:.1f} min for {len(P[name]['seeds'])} seeds"})
+                                 f"{P[name]['seconds'] / 60:.1f} min for {P[name].get('timed_points', '?')} "
+                                 f"(width, seed) points ({len(P[name]['seeds'])} seeds)"})
     return rows
 
 
@@ -390,6 +397,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cnn-channels", type=int, nargs="+", default=None, help="subset of channel counts")
     parser.add_argument("--cnn-seeds", type=int, nargs="+", default=None, help="seeds of the CNN panel")
     parser.add_argument("--mse-seeds", type=int, nargs="+", default=None, help="seeds of the MSE panel")
+    parser.add_argument("--smallest-first", action="store_true", help="train the cheapest width buckets first "
+                        "(a run cut short by time keeps the small widths); default: costliest first")
 
 
 def config_from_args(args: argparse.Namespace) -> DoubleDescentConfig:
@@ -401,6 +410,8 @@ def config_from_args(args: argparse.Namespace) -> DoubleDescentConfig:
                                    ("cnn_seeds", tuple(args.cnn_seeds) if args.cnn_seeds else None),
                                    ("mse_seeds", tuple(args.mse_seeds) if args.mse_seeds else None))
                  if v is not None}
+    if args.smallest_first:
+        config = dataclasses.replace(config, smallest_first=True)
     if overrides:
         base = "SUBSET of the paper protocol" if config.label == "full" else config.label
         label = base + "; " + ", ".join(f"{k}={v}" for k, v in overrides.items())
