@@ -154,6 +154,13 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
+def _safe_norm(tree) -> jax.Array:
+    """Euclidean norm that neither underflows (squares of scaled gradients) nor overflows: max·‖g/max‖."""
+    top = jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(tree)]))
+    safe = jnp.where(top > 0, top, 1.0)
+    return top * jnp.sqrt(sum(jnp.sum(jnp.square(x / safe)) for x in jax.tree.leaves(tree)))
+
+
 def make_outer_scan(
     meta_loss: Callable[[PyTree, PyTree], tuple[jax.Array, PyTree]],
     optimizer: optax.GradientTransformation,
@@ -198,7 +205,7 @@ def make_outer_scan(
     def one(state: OuterState, context):
         (value, aux), grad = grad_fn(state.meta, context)
         finite = _all_finite(grad) & jnp.isfinite(value)
-        norm = optax.tree.norm(grad)
+        norm = _safe_norm(grad)
         grad_norm, log10_norm = norm / loss_scale, jnp.log10(norm) - np.log10(loss_scale)
         value = value / loss_scale
         if clip is not None:
