@@ -26,8 +26,14 @@ PyTree = Any
 
 # --------------------------------------------------------------------------------------------------------------
 def cross_entropy(logits: Array, labels: Array) -> Array:
-    """Mean softmax cross-entropy with integer labels; ``(B, K), (B,) -> ()``."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    """Mean softmax cross-entropy with integer labels; ``(B, K), (B,) -> ()``.
+
+    Same value as ``optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()``, written with a
+    one-hot mask: its gradient is then ``softmax - one_hot``, one elementwise loop, where the integer-label
+    form's gradient is a scatter (about a fifth of a CNN training step on a CPU).
+    """
+    return -jnp.sum(jax.nn.log_softmax(logits) * jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype),
+                    axis=-1).mean()
 
 
 @struct.dataclass
@@ -93,7 +99,7 @@ def evaluate(state: TrainState, x: Array, y: Array) -> dict[str, Array]:
 
 def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, momentum: float = 0.9,
                    schedule: str = "constant", total_steps: int | None = None):
-    """Adam or SGD with momentum, with PyTorch's *coupled* weight decay (L2 added to the gradient).
+    """Adam or SGD with momentum, with PyTorch's *coupled* weight decay (L2 added to the gradient), or AdamW.
 
     ``learning_rate`` and ``weight_decay`` may be traced arrays (vmap or differentiate through them). A
     Python ``weight_decay == 0`` skips the decay transform. ``schedule="cosine"`` decays the learning rate to 0
@@ -105,12 +111,14 @@ def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, mom
         learning_rate = optax.cosine_decay_schedule(learning_rate, total_steps)
     elif schedule != "constant":
         raise ValueError(f"schedule={schedule!r}: use 'constant' or 'cosine'")
+    if name == "adamw":  # decoupled weight decay (Loshchilov & Hutter), scaled by the learning rate
+        return optax.adamw(learning_rate, weight_decay=weight_decay)
     if name == "adam":
         base = optax.adam(learning_rate)
     elif name == "sgd":
         base = optax.sgd(learning_rate, momentum=momentum or None)
     else:
-        raise ValueError(f"optimizer={name!r}: use 'adam' or 'sgd'")
+        raise ValueError(f"optimizer={name!r}: use 'adam', 'adamw' or 'sgd'")
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:
         return base
     return optax.chain(optax.add_decayed_weights(weight_decay), base)

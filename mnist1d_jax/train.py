@@ -114,6 +114,13 @@ class TrainConfig:
     batch_size: int = 100
     total_steps: int = 6000  # T: T + 1 updates, as the original harness
     eval_every: int = 250
+    # Training-set augmentation (improved baselines only; all 0 = off, the reproductions): every training
+    # example of every batch is circularly shifted by a uniform integer in [-augment_shift, augment_shift],
+    # scaled by 1 + U(-augment_scale, augment_scale) and gets N(0, augment_noise^2) noise added. Evaluation
+    # data are never augmented.
+    augment_shift: int = 0
+    augment_scale: float = 0.0
+    augment_noise: float = 0.0
     remat: bool = False  # jax.checkpoint the step: flat memory when differentiating through long runs
 
     def make_model(self) -> nn.Module:
@@ -123,12 +130,39 @@ class TrainConfig:
     def num_evals(self) -> int:
         return self.total_steps // self.eval_every + 1
 
+    @property
+    def augments(self) -> bool:
+        return bool(self.augment_shift or self.augment_scale or self.augment_noise)
+
+
+def augment_batch(key: Array, x: Array, config: TrainConfig) -> Array:
+    """Random circular shift, scaling and additive noise of each row of ``x (B, D)`` (see ``TrainConfig``)."""
+    k_shift, k_scale, k_noise = jax.random.split(key, 3)
+    b, d = x.shape
+    if config.augment_shift:
+        shift = jax.random.randint(k_shift, (b, 1), -config.augment_shift, config.augment_shift + 1)
+        x = jnp.take_along_axis(x, (jnp.arange(d)[None, :] - shift) % d, axis=1)  # roll row i by shift[i]
+    if config.augment_scale:
+        x = x * (1.0 + jax.random.uniform(k_scale, (b, 1), x.dtype, -config.augment_scale, config.augment_scale))
+    if config.augment_noise:
+        x = x + config.augment_noise * jax.random.normal(k_noise, x.shape, x.dtype)
+    return x
+
 
 def _batch_fn(data: Data, config: TrainConfig, order_key: Array):
     """``batch(s) -> (x, y)`` for step s of the chosen protocol."""
     n, bsz = data.x.shape[0], config.batch_size
     if bsz > n:
         raise ValueError(f"batch_size {bsz} exceeds the {n} training examples")
+    if config.augments:
+        plain = _batch_fn(data, dataclasses.replace(config, augment_shift=0, augment_scale=0.0, augment_noise=0.0),
+                          order_key)
+        aug_key = jax.random.fold_in(order_key, 0x5EED)  # a stream of its own, so the batch order is unchanged
+
+        def augmented(s):
+            x, y = plain(s)
+            return augment_batch(jax.random.fold_in(aug_key, s), x, config), y
+        return augmented
     if config.protocol == "harness":
         if n % bsz == 0:
             def batch(s):

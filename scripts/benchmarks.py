@@ -39,6 +39,9 @@ def main(argv=None) -> int:
     parser.add_argument("--redraw", action="store_true", help="only redraw from <out>/benchmarks.json")
     parser.add_argument("--search", action="store_true",
                         help="run the validation-only search for the improved baselines")
+    parser.add_argument("--candidates", nargs="*", default=None,
+                        help="with --search: only these candidates of studies/improved.py (default: all)")
+    parser.add_argument("--search-seeds", type=int, default=2, help="with --search: seeds per grid point")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--resume", action="store_true",
                         help="keep the cells already in <out>/benchmarks.json (same config) and add the rest")
@@ -58,9 +61,14 @@ def main(argv=None) -> int:
         data = benchmarks.prepare_data(benchmarks.load_dataset(), config.val_fraction, config.val_seed)
         t0 = time.perf_counter()
         steps = dict(total_steps=config.improved_steps, eval_every=min(config.eval_every, config.improved_steps))
-        rows = {kind: improved.search(kind, data, seeds=2, base=dataclasses.replace(improved.SEARCH, **steps),
-                                      progress=lambda name: print(f"  searched {name}", flush=True))
-                for kind in config.improved}
+        rows = {}
+        for kind in config.improved:
+            cands = [c for c in improved.CANDIDATES[kind] if args.candidates is None or c[0] in args.candidates]
+            if not cands:
+                continue
+            rows[kind] = improved.search(kind, data, seeds=args.search_seeds, candidates=cands,
+                                         base=dataclasses.replace(improved.SEARCH, **steps),
+                                         progress=lambda name, r: print(f"  searched {name}: {r}", flush=True))
         path = write_json(args.out / "benchmarks_search.json",
                           {"rows": rows, "seconds": time.perf_counter() - t0, "provenance": provenance()})
         for kind, r in rows.items():

@@ -78,3 +78,24 @@ def test_prelu():
     np.testing.assert_allclose(v["params"]["slope"], 0.25)
     y = m.apply(v, jnp.array([[-4.0, 2.0]] * 3))
     np.testing.assert_allclose(y, [[-1.0, 2.0]] * 3)
+
+
+@pytest.mark.parametrize("c_in,k", [(1, 5), (4, 3)])  # the elementwise and the matmul forward kernels
+def test_conv_forward_mode_and_second_order(c_in, k):
+    """The custom_jvp convolution supports jvp and grad-of-grad, equal to the reference convolution's."""
+    kx, kw, kt = jax.random.split(jax.random.key(c_in), 3)
+    x = jax.random.normal(kx, (3, 12, c_in))
+    w = jax.random.normal(kw, (5, c_in, k))
+    tw = jax.random.normal(kt, w.shape)
+    bias = jnp.zeros((5,))
+
+    @jax.jit
+    def both(x, w):
+        def pair(conv):
+            f = lambda w: jnp.sum(jnp.tanh(conv(x, w, bias, 2, 1)))  # noqa: E731
+            return jax.jvp(f, (w,), (tw,))[1], jax.grad(lambda w: jnp.sum(jax.grad(f)(w) ** 2))(w)
+        return pair(conv1d), pair(reference_conv)
+
+    (t, gg), (t_ref, gg_ref) = both(x, w)
+    np.testing.assert_allclose(t, t_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gg, gg_ref, rtol=1e-4, atol=1e-4)

@@ -144,3 +144,23 @@ def test_data_prepare_permutation():
     assert isinstance(d, Data)
     np.testing.assert_allclose(d.x, raw["x"][:, ::-1].astype(np.float32))
     np.testing.assert_allclose(d.x_test, raw["x_test"][:, ::-1].astype(np.float32))
+
+
+def test_augmentation_shifts_scales_and_leaves_evaluation_alone(data):
+    from mnist1d_jax.train import augment_batch
+
+    x = jnp.arange(12.0).reshape(2, 6)
+    cfg = TrainConfig(augment_shift=2)
+    out = np.asarray(augment_batch(jax.random.key(0), x, cfg))
+    for row, orig in zip(out, np.asarray(x), strict=True):  # every row is a circular shift by -2..2
+        assert any(np.array_equal(row, np.roll(orig, k)) for k in range(-2, 3))
+    scaled = augment_batch(jax.random.key(1), x + 1.0, TrainConfig(augment_scale=0.1))
+    ratio = np.asarray(scaled / (x + 1.0))
+    assert np.allclose(ratio, ratio[:, :1]) and np.all(np.abs(ratio - 1) <= 0.1 + 1e-6)
+    aug = dataclasses.replace(TINY, augment_shift=3, augment_noise=0.05)
+    _, m1, _ = train_jit(jax.random.key(0), data, aug)
+    _, m2, _ = train_jit(jax.random.key(0), data, aug)
+    _, m0, _ = train_jit(jax.random.key(0), data, TINY)
+    np.testing.assert_array_equal(m1["batch_loss"], m2["batch_loss"])  # deterministic given the key
+    assert not np.allclose(m1["batch_loss"][1:], m0["batch_loss"][1:])
+    assert float(m1["batch_loss"][0]) != float(m0["batch_loss"][0])  # the very first batch is augmented too
