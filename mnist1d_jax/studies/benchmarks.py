@@ -178,6 +178,24 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_rows(results: dict[str, Any]) -> list[dict]:
+    """Rows for REPORT.md: per model and data, the paper's number beside ours (best over evaluations)."""
+    seeds = results["config"]["seeds"]
+    rows = []
+    for key, cell in results["cells"].items():
+        model, name = key.split("/")
+        paper = PAPER[name][model]
+        rows.append({"quantity": f"{model}, {name} data: test accuracy, best over evaluations (%)",
+                     "paper": f"{paper[0]} ± {paper[1]}",
+                     "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds} seeds); final "
+                             f"{_ms(cell['harness']['final_test_acc'])}"})
+    for kind, r in (results.get("improved") or {}).items():
+        rows.append({"quantity": f"improved {kind}: validation-selected test accuracy (%)",
+                     "paper": f"review {REVIEW[kind][0]} ± {REVIEW[kind][1]}",
+                     "ours": f"{_ms(r['selected_test_acc'])} ({r.get('chosen_by', 'fixed a priori')})"})
+    return rows
+
+
 def draw(json_path: str | Path, png_path: str | Path) -> Path:
     """The benchmark figure from the results file only: train and test accuracy vs step."""
     import matplotlib
