@@ -14,6 +14,7 @@ from mnist1d_jax import transforms  # noqa: E402
 from mnist1d_jax.config import DatasetConfig  # noqa: E402
 from mnist1d_jax.generator import Dataset  # noqa: E402
 from mnist1d_jax.legacy_stream import draw_examples  # noqa: E402
+from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates  # noqa: E402
 
 
@@ -95,9 +96,7 @@ def draw_dataset_figure(dataset: Dataset, path, per_class: int = 2) -> dict:
         f"({cfg.num_train:,} train / {cfg.num_test:,} test, seed {cfg.seed})",
         fontsize=11,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return {"example_indices": idx.tolist(), "construction": {"label": 3, "seed": 0}}
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from mnist1d_jax.results import provenance, read_json, write_json
 from mnist1d_jax.studies import improved
+from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
 
 SHUFFLE_PERMUTATION = (19, 16, 15, 26, 4, 12, 37, 27, 39, 6, 25, 9, 13, 31, 34, 8, 17, 24, 0, 33, 5, 11, 1, 29, 21,
@@ -220,11 +221,7 @@ def draw(json_path: str | Path, png_path: str | Path) -> Path:
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"MNIST-1D baselines, mean over {results['config']['seeds']} seeds")
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=120, tight=False)
 
 
 def write(results: dict[str, Any], out_dir: str | Path, stem: str = "benchmarks") -> dict[str, Path]:

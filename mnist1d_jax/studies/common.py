@@ -29,12 +29,14 @@ def study_parser(description: str, *, quick_help: str, seeds: int | None = None)
     return parser
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Lay out `fig`, write it to `path` atomically (a crash never leaves half a PNG) and close it."""
+def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:
+    """Lay out `fig` (``tight=False`` keeps the caller's layout), write it to `path` atomically (a crash never
+    leaves half a PNG; missing folders are made) and close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi))
     plt.close(fig)
     return path

@@ -27,6 +27,7 @@ from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.legacy_stream import map_example_draws
 from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.studies.lottery import run_parallel
 from mnist1d_jax.sweeps import (
     SweepConfig,
@@ -314,11 +315,7 @@ def draw(out_dir: str | Path) -> Path:
                  f"{cfg['epochs']} epochs; seeds: {seeds})\n{cfg['label']}"
                  + "".join(f"\nNOT RUN (time): {k} widths {v}" for k, v in record.get("missing_widths", {}).items()),
                  fontsize=10)
-    fig.tight_layout()
-    path = out_dir / "double_descent.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "double_descent.png", dpi=100)
 
 
 def summarize(record: dict) -> list[dict]:

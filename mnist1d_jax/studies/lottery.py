@@ -34,6 +34,7 @@ from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.models import get_model, init_params
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.train import TrainState, cross_entropy, make_optimizer, train_step
 
 REFERENCE_ROUND = 91  # s = 91/99 = 0.919, the paper's "92 % sparse" ticket
@@ -475,10 +476,7 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
             f"{adj['lottery_p4_with_original_slip']:.5f}\n\n{text}", fontsize=6, va="top", family="monospace",
             transform=ax.transAxes)
     fig.suptitle(f"Lottery tickets on MNIST-1D (width-500 residual MLP; {rec['label']})", fontsize=12)
-    fig.tight_layout()
-    path = out_dir / "lottery.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "lottery.png", dpi=90)
 
     with np.load(out_dir / "lottery_masks.npz") as f:
         images = {k[len("image_"):]: f[k] for k in f.files if k.startswith("image_")}
@@ -491,11 +489,7 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
                      f"{rec['reference_round']})", fontsize=9)
         ax.set_xticks([])
         ax.set_ylabel("input")
-    fig.tight_layout()
-    path2 = out_dir / "lottery_masks.png"
-    fig.savefig(path2, dpi=90)
-    plt.close(fig)
-    return path, path2
+    return path, save_figure(fig, out_dir / "lottery_masks.png", dpi=90)
 
 
 def summarize(record: dict) -> list[dict]:

@@ -24,6 +24,7 @@ from mnist1d_jax import meta as metalib
 from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.results import atomic_write, provenance, write_json
 from mnist1d_jax.studies import activation_core as core
+from mnist1d_jax.studies.common import save_figure
 
 BASELINE_ORDER = ("relu", "swish", "gelu", "elu", "softplus", "tanh", "sigmoid", "pwl_paper", "pwl_own")
 COLORS = {"relu": "gold", "swish": "orange", "gelu": "brown", "elu": "red", "softplus": "purple", "tanh": "blue",
@@ -325,11 +326,7 @@ def draw(results: dict, png: str | Path) -> Path:
         title += " outer steps: " + results["stopped_early"]
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png, dpi=110, tight=False)
 
 
 def main(config: ActivationStudyConfig, out: str | Path, *, checkpoint_path=None, progress=None,

@@ -22,6 +22,7 @@ import optax
 from mnist1d_jax import meta as metalib
 from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.results import provenance, write_json
+from mnist1d_jax.studies.common import save_figure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,11 +238,7 @@ def draw(results: dict, png: str | Path) -> Path:
     fig.suptitle(f"Metalearned SGD learning rate: trials converge to {trials}{sweep} (thin lines: other inits)",
                  fontsize=10)
     fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png, dpi=110, tight=False)
 
 
 def main(config: LRStudyConfig, out: str | Path, *, memory: bool = True, progress=None) -> dict:
