@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.devices import use_cpu_cores
 
 # Modules that add a subcommand through ``register(subparsers)``; missing ones are skipped.
 _SUBCOMMANDS = ("mnist1d_jax.cli_train", "mnist1d_jax.cli_meta", "mnist1d_jax.cli_sweeps", "mnist1d_jax.reproduce")
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_cpu_cores()  # before any JAX work: one CPU device per core, so many-seed calls use every core
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.run(args, getattr(args, "parser", parser))

@@ -12,6 +12,8 @@ import argparse
 import dataclasses
 import typing
 
+from mnist1d_jax.devices import use_cpu_cores
+
 _SKIP = {"quick"}
 
 
@@ -113,6 +115,7 @@ def register(subparsers) -> None:
 
 def main(command: str, argv=None) -> int:
     """Entry point of the thin scripts: ``main("metalearn-lr", sys.argv[1:])``."""
+    use_cpu_cores()  # before any JAX work: one CPU device per core
     parser = argparse.ArgumentParser(prog=f"scripts/{command.replace('-', '_')}.py")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

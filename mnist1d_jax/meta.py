@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from mnist1d_jax.devices import spread_leading, take_leading
+
 PyTree = Any
 
 
@@ -286,6 +288,9 @@ def run_outer(
     """
     init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
     state = init(optimizer, meta) if state is None else state
+    n_runs = None
+    if vmap:  # split the runs over the devices (all CPU cores after use_cpu_cores(); several GPUs)
+        (state, context), n_runs = spread_leading((state, context))
     done = int(np.asarray(state.step).reshape(-1)[0])
     remaining = num_steps - done
     chunk = remaining if chunk is None else chunk
@@ -300,12 +305,19 @@ def run_outer(
         first = num_steps - remaining
         state, metrics = compiled[n](state, context)
         metrics = jax.device_get(metrics)
-        check_finite(state, labels, metrics, first)
+        if vmap:
+            metrics = take_leading(metrics, n_runs)
+        check_finite(_runs(state, n_runs), labels, metrics, first)
         pieces.append(metrics)
         remaining -= n
         if on_chunk is not None:
-            on_chunk(state, _concat(pieces, vmap))
-    return state, _concat(pieces, vmap) if pieces else {}
+            on_chunk(_runs(state, n_runs), _concat(pieces, vmap))
+    return _runs(state, n_runs), _concat(pieces, vmap) if pieces else {}
+
+
+def _runs(state: OuterState, n_runs: int | None) -> OuterState:
+    """The state without `spread_leading`'s padding runs (unchanged when not vmapped)."""
+    return state if n_runs is None else take_leading(state, n_runs)
 
 
 def _concat(pieces: list[dict], vmap: bool) -> dict:

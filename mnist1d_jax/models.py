@@ -122,9 +122,9 @@ class CNN(nn.Module):
 def _gru_cell(gi_t, h, w_h, b_h):
     """One PyTorch-form GRU step for stacked directions; gi_t (D, 3H, B), h (D, H, B), w_h (D, 3H, H)."""
     hdim = h.shape[1]
-    # The recurrent product is tiny (18 x 6 per direction): an explicit sum of H broadcast products keeps the
-    # whole cell one elementwise loop instead of a matmul call plus loops.
-    gh = b_h[:, :, None] + sum(w_h[:, :, k, None] * h[:, None, k, :] for k in range(hdim))  # (D, 3H, B)
+    # The recurrent product is tiny (18 x 6 per direction) but still a matrix product: written as a sum of H
+    # broadcast products it became a slow elementwise loop on a CPU (~2x slower per step, measured).
+    gh = b_h[:, :, None] + jnp.einsum("dgk,dkb->dgb", w_h, h)  # (D, 3H, B)
     r = jax.nn.sigmoid(gi_t[:, :hdim] + gh[:, :hdim])
     z = jax.nn.sigmoid(gi_t[:, hdim:2 * hdim] + gh[:, hdim:2 * hdim])
     ghn = gh[:, 2 * hdim:]
@@ -166,8 +166,8 @@ def _gru_bwd(res, d_hs):
         da_z = dh * (hp - n) * z * (1.0 - z)
         dgh = jnp.concatenate([da_r, da_z, da_n * r], axis=1)  # (D, 3H, B): cotangent of W_h h + b_h
         dgi = jnp.concatenate([da_r, da_z, da_n], axis=1)  # cotangent of the input projections
-        # W_h^T dgh as a sum of 3H broadcast products: stays in the same elementwise loop as the lines above.
-        dh_prev = dh * z + sum(w_h[:, g, :, None] * dgh[:, g, None, :] for g in range(w_h.shape[1]))
+        # W_h^T dgh (D, H, B): a batched product, as in the forward cell.
+        dh_prev = dh * z + jnp.einsum("dgk,dgb->dkb", w_h, dgh)
         return dh_prev, (dgi, dgh)
 
     _, (dgi, dgh) = jax.lax.scan(step, jnp.zeros_like(h_prev[0]), (d_hs, h_prev, r, z, n, ghn), reverse=True)

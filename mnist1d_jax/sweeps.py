@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist1d_jax.devices import spread_leading, take_leading
 from mnist1d_jax.models import get_model, init_params
 from mnist1d_jax.train import TrainState, cross_entropy, make_optimizer, train_step
 
@@ -220,7 +221,9 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
         masks = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[m for _, m in inits])
         order_keys = jnp.stack([run_keys(s, w)[1] for w, s in runs])
         t0, c0 = time.perf_counter(), time.process_time()
-        out = _train_bucket(params, masks, order_keys, x, y, x_test, y_test, model_for(model, padded), config)
+        # Split the runs over the devices (all CPU cores after use_cpu_cores(); several GPUs): one program.
+        spread, n_runs = spread_leading((params, masks, order_keys))
+        out = take_leading(_train_bucket(*spread, x, y, x_test, y_test, model_for(model, padded), config), n_runs)
         out = jax.device_get(out)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         for i, run in enumerate(runs):

@@ -35,6 +35,7 @@ import numpy as np
 import optax
 from flax import linen as nn
 
+from mnist1d_jax.devices import spread_leading, take_leading
 from mnist1d_jax.models import get_model
 from mnist1d_jax.step import (  # noqa: F401  (re-exported: the core's public API)
     TrainState,
@@ -292,8 +293,13 @@ def train(key: Array, data: Data, config: TrainConfig = TrainConfig(), hparams: 
 
 def train_seeds(keys: Array, data: Data, config: TrainConfig = TrainConfig(),
                 hparams: dict[str, Array] | None = None):
-    """Many seeds in one compiled call: ``jax.vmap(train)`` over ``keys (S,)``; outputs gain a leading S axis."""
-    return _train_seeds_jit(keys, data, config, hparams)
+    """Many seeds in one compiled call: ``jax.vmap(train)`` over ``keys (S,)``; outputs gain a leading S axis.
+
+    With several devices (GPUs, or CPU cores after ``mnist1d_jax.devices.use_cpu_cores()``) the seed axis is
+    split over them, still one compiled program; each seed's numbers are the same either way.
+    """
+    spread, n = spread_leading(keys)
+    return take_leading(_train_seeds_jit(spread, data, config, hparams), n)
 
 
 @functools.partial(jax.jit, static_argnames=("config",))

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.results import provenance, read_json, write_json
 from mnist1d_jax.studies import benchmarks, improved
 
@@ -69,8 +70,15 @@ def main(argv=None) -> int:
             rows[kind] = improved.search(kind, data, seeds=args.search_seeds, candidates=cands,
                                          base=dataclasses.replace(improved.SEARCH, **steps),
                                          progress=lambda name, r: print(f"  searched {name}: {r}", flush=True))
-        path = write_json(args.out / "benchmarks_search.json",
-                          {"rows": rows, "seconds": time.perf_counter() - t0, "provenance": provenance()})
+        search_path = args.out / "benchmarks_search.json"
+        if search_path.exists():  # keep the rows of candidates not searched this time
+            old = read_json(search_path)
+            for kind, old_rows in old.get("rows", {}).items():
+                fresh = {r["candidate"] for r in rows.get(kind, [])}
+                merged = rows.get(kind, []) + [r for r in old_rows if r["candidate"] not in fresh]
+                rows[kind] = sorted(merged, key=lambda r: -r["val_acc_mean"])
+        path = write_json(search_path, {"rows": rows, "seconds": time.perf_counter() - t0,
+                                        "provenance": provenance()})
         for kind, r in rows.items():
             print(kind, "best on validation:", r[0])
         print("wrote", path)
@@ -90,4 +98,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

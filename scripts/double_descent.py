@@ -10,7 +10,8 @@ Finished (panel, width bucket) pieces are kept in figures/double_descent_parts/,
 
 import sys
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.studies.double_descent import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

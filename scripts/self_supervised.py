@@ -7,7 +7,8 @@
 
 import sys
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.studies.ssl import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

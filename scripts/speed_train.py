@@ -27,6 +27,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import jax  # noqa: E402
 
+from mnist1d_jax.devices import main_on_all_cores  # noqa: E402
 from mnist1d_jax.train import TrainConfig, prepare_data, train_jit, train_seeds  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("torch_reference", _HERE / "torch_reference.py")
@@ -121,4 +122,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

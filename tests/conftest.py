@@ -3,11 +3,15 @@
 import os
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Two CPU devices whatever the machine, so that every many-seed call in the suite also exercises the split of
+# the seed axis over devices (and its padding, for odd seed counts), as the scripts do on a multi-core machine.
+jax.config.update("jax_num_cpu_devices", 2)
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.plots import write_dataset_figure
 from mnist1d_jax.results import read_json, write_json
@@ -90,4 +91,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

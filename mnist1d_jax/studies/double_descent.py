@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.legacy_stream import map_example_draws
 from mnist1d_jax.results import provenance, read_json, write_json
@@ -439,4 +440,4 @@ __all__ = ["DoubleDescentConfig", "add_arguments", "config_from_args", "total_po
            "run", "draw", "summarize", "find_peak", "param_count", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist1d_jax.devices import spread_leading, take_leading
 from mnist1d_jax.train import Data, TrainConfig, train
 
 # Candidates: (name, TrainConfig overrides). Widths 2.5-5x the baselines, PReLU, training-set augmentation
@@ -42,6 +43,7 @@ CANDIDATES: dict[str, tuple[tuple[str, tuple], ...]] = {
         ("cnn64-prelu-shift3", _CNN64 + _SHIFT3),
         ("cnn64-prelu-shift6-scale-noise", _CNN64 + _STRONG),
         ("cnn25-relu-shift3", (("model", "cnn"),) + _SHIFT3),
+        ("cnn64-relu-shift3", (("model", "cnn"), ("model_kwargs", (("channels", (64, 64, 64)),))) + _SHIFT3),
     ),
     "mlp": (
         ("mlp512-prelu", _MLP512),
@@ -73,15 +75,26 @@ CHOSEN: dict[str, TrainConfig] = {
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def _grid_run(keys, data: Data, config: TrainConfig, lrs, wds):
-    """Best validation accuracy for every (learning rate, weight decay) pair x seed: ``(G, S)``."""
+def _runs(keys, data: Data, config: TrainConfig, lrs, wds):
+    """Best validation accuracy of each run ``i`` (key, learning rate, weight decay) ``[i]``: ``(R,)``."""
 
     def one(key, lr, wd):
         _, metrics, _ = train(key, data, config, {"learning_rate": lr, "weight_decay": wd})
         return metrics["val_acc"].max()
 
-    per_seed = jax.vmap(one, in_axes=(0, None, None))
-    return jax.vmap(per_seed, in_axes=(None, 0, 0))(keys, lrs, wds)
+    return jax.vmap(one)(keys, lrs, wds)
+
+
+def _grid_run(keys, data: Data, config: TrainConfig, lrs, wds):
+    """Best validation accuracy for every (learning rate, weight decay) pair x seed: ``(G, S)``.
+
+    The G x S runs are one flat vmapped program, split over the devices (all CPU cores after
+    ``use_cpu_cores()``).
+    """
+    g, s = lrs.shape[0], keys.shape[0]
+    flat = (jnp.tile(keys, g), jnp.repeat(lrs, s), jnp.repeat(wds, s))
+    spread, n = spread_leading(flat)
+    return take_leading(_runs(spread[0], data, config, spread[1], spread[2]), n).reshape(g, s)
 
 
 def search(kind: str, data: Data, seeds: int = 2, base: TrainConfig = SEARCH, seed: int = 1000,

@@ -31,6 +31,7 @@ import numpy as np
 
 from mnist1d_jax import masks as M
 from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.models import get_model, init_params
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
@@ -598,4 +599,4 @@ __all__ = ["LotteryConfig", "add_arguments", "config_from_args", "describe_round
            "search_round", "ablation_runs", "run", "draw", "summarize", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

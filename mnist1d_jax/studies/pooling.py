@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.results import provenance, read_json, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
@@ -214,4 +215,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

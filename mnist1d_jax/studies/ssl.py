@@ -21,13 +21,14 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.layers import Conv1dCLB, Dense, to_clb
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
 
 PROJECTORS = {"none": 0, "default": 1, "deep": 3}  # hidden 125-unit ReLU layers before the 16-d output
-POSITIONS = jnp.arange(40) - 19.5  # t_j of the augmentation's trend removal
+POSITIONS = np.arange(40, dtype=np.float32) - 19.5  # trend-removal t_j (NumPy: no JAX at import)
 
 
 @dataclass(frozen=True)
@@ -271,4 +272,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
@@ -168,4 +169,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_all_cores(main))
