@@ -90,7 +90,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     results = benchmarks.run(config, progress=not args.no_progress, previous=previous,
                              checkpoint=lambda r: benchmarks.write(r, args.out))
-    results["seconds"] = time.perf_counter() - t0
+    # The study's runtime is the sum over its cells and improved rows, so a resumed run still reports all of it.
+    parts = [*results["cells"].values(), *results["improved"].values()]
+    results["seconds"] = sum(part.get("seconds", 0.0) for part in parts)
+    results["seconds_this_call"] = time.perf_counter() - t0
     paths = benchmarks.write(results, args.out)
     print(paths["md"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())} in {results['seconds']:.0f} s")
