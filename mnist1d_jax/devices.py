@@ -59,8 +59,14 @@ def seed_sharding(n_seeds: int) -> tuple[NamedSharding | None, int]:
     """How to split a leading seed axis of length ``n_seeds`` over the default backend's devices.
 
     Returns ``(sharding, padded)``: a sharding of the leading axis over ``min(n_seeds, devices)`` devices and
-    the length the axis must be padded to (a multiple of that count), or ``(None, n_seeds)`` on one device.
+    the length the axis must be padded to (a multiple of that count), or ``(None, n_seeds)`` on one device or
+    inside a ``jax.default_device`` context.
     """
+    if jax.config.jax_default_device is not None:
+        # The caller pinned a device (``jax.default_device``, e.g. ``run_parallel`` giving each of its threads
+        # its own device): keep the runs there. Splitting them would put collectives of two concurrently
+        # launched programs on the same devices, which can deadlock.
+        return None, n_seeds
     devices = jax.devices()
     used = min(len(devices), n_seeds)
     if used < 2:

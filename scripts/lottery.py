@@ -11,8 +11,7 @@ The search resumes from figures/lottery_state.npz after an interruption (same co
 
 import sys
 
-from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.studies.lottery import main
 
 if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))
+    sys.exit(main())  # one CPU device: see SINGLE_DEVICE_COMMANDS in mnist1d_jax/cli.py

@@ -42,3 +42,23 @@ def test_use_cpu_cores_validates_and_is_strict_only_on_request(monkeypatch):
     monkeypatch.setenv("MNIST1D_JAX_CPU_DEVICES", "two")
     with pytest.raises(ValueError, match="not an integer"):
         use_cpu_cores()
+
+
+def test_a_pinned_device_keeps_its_runs_and_parallel_jobs_do_not_deadlock():
+    from mnist1d_jax.studies.lottery import run_parallel
+
+    with jax.default_device(jax.devices()[1]):
+        assert seed_sharding(4) == (None, 4)
+    double = jax.jit(jax.vmap(lambda a: a * 2))
+
+    def job(n):
+        def run():
+            spread, count = spread_leading(jnp.arange(float(n)))
+            return np.asarray(take_leading(double(spread), count))
+        return run
+
+    # Two threads launching split programs on the same two devices could deadlock on their collectives;
+    # run_parallel pins each job to its own device, so neither splits.
+    outs = run_parallel([job(3), job(5)] * 2, workers=2)
+    for out, n in zip(outs, [3, 5, 3, 5], strict=True):
+        np.testing.assert_array_equal(out, 2 * np.arange(n))

@@ -31,7 +31,6 @@ import numpy as np
 
 from mnist1d_jax import masks as M
 from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.models import get_model, init_params
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
@@ -163,11 +162,24 @@ def ablation_runs(params, mask, units, xs, x_tests, y, y_test, *, n_out: int, cf
 # --------------------------------------------------------------------------------------------------------------
 def run_parallel(jobs, workers: int = 2):
     """Run independent compiled programs side by side, one per core (XLA keeps one small program on about one
-    core; two programs in two threads use both). Returns the jobs' results in order."""
+    core; two programs in two threads use both). Returns the jobs' results in order.
+
+    With several devices (``use_cpu_cores()``), job i runs pinned to device ``i % devices`` (inside
+    ``jax.default_device``), so the jobs neither share a device nor split their runs across devices: two
+    concurrently launched programs whose collectives span the same devices can deadlock.
+    """
     if len(jobs) <= 1 or workers <= 1:
         return [job() for job in jobs]
+    devices = jax.devices()
+
+    def pinned(i, job):
+        if len(devices) < 2:
+            return job()
+        with jax.default_device(devices[i % len(devices)]):
+            return job()
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [f.result() for f in [pool.submit(job) for job in jobs]]
+        return [f.result() for f in [pool.submit(pinned, i, job) for i, job in enumerate(jobs)]]
 
 
 def _fetch(fn, args, kwargs):
@@ -599,4 +611,4 @@ __all__ = ["LotteryConfig", "add_arguments", "config_from_args", "describe_round
            "search_round", "ablation_runs", "run", "draw", "summarize", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))
+    sys.exit(main())  # one CPU device: see SINGLE_DEVICE_COMMANDS in mnist1d_jax/cli.py
