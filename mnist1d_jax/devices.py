@@ -8,7 +8,8 @@ on all cores, one compiled program, about twice as fast on two cores for ten CNN
 20 s, ``scripts/speed.py --only train``). Each seed's numbers do not depend on how the seeds are split.
 
 ``use_cpu_cores`` must run before JAX does anything (it sets ``jax_num_cpu_devices``); the CLI and the
-scripts call it first thing. ``MNIST1D_JAX_CPU_DEVICES`` overrides the count (``1`` turns the split off).
+scripts call it first thing, except the lottery study's (``SINGLE_DEVICE_COMMANDS`` in ``cli.py``).
+``MNIST1D_JAX_CPU_DEVICES`` overrides the count (``1`` turns the split off).
 """
 
 from __future__ import annotations
@@ -109,10 +110,4 @@ def take_leading(tree, n: int):
     return jax.tree_util.tree_map(lambda a: a if a.shape[0] == n else a[:n], tree)
 
 
-def spread_seeds(keys: jax.Array) -> tuple[jax.Array, int]:
-    """``spread_leading`` for a single array of keys ``(S,)``."""
-    return spread_leading(keys)
-
-
-__all__ = ["ENV_VAR", "main_on_all_cores", "seed_sharding", "spread_leading", "spread_seeds", "take_leading",
-           "use_cpu_cores"]
+__all__ = ["ENV_VAR", "main_on_all_cores", "seed_sharding", "spread_leading", "take_leading", "use_cpu_cores"]
