@@ -10,6 +10,9 @@ example):
   ``truncation=K`` cuts the meta-gradient every K steps (truncated backprop through time).
 * `sgd` / `make_inner_step`: the inner optimiser step from a loss ``loss(meta, params, batch)``.
 * `positive` / `unit_interval`: constrained meta-parameters in an unconstrained space (log / logit).
+* `unroll_value_and_grad(step, state, batches, meta, weights)`: the unroll's weighted loss and its exact
+  meta-gradient by an explicit reverse scan that renormalises cotangents by powers of two, returned as
+  `ScaledGrad` (mantissa, exponent): for chaotic unrolls whose true meta-gradient exceeds float32's range.
 * `make_outer_scan(meta_loss, optimizer, ...)`: ``num_steps`` outer steps as one `lax.scan`, pure and
   vmappable over seeds and initial values (the meta-loss gets a per-run ``context``);
   ``clip`` clips the meta-gradient elementwise.
@@ -115,15 +118,100 @@ def unroll(
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# meta-gradients too large for float32
+class ScaledGrad(NamedTuple):
+    """A meta-gradient held as ``mantissa · 2**exponent`` (``exponent`` a scalar int32, ``mantissa`` like meta).
+
+    Backprop through a long chaotic unroll multiplies the state cotangent by the step Jacobian at every step, and
+    the true meta-gradient can exceed float32's range (~2¹²⁸) although the *clipped* gradient the outer
+    optimiser uses is perfectly well defined. `unroll_value_and_grad` returns this form; `make_outer_scan`
+    clips it exactly without ever forming the overflowing number.
+    """
+
+    mantissa: PyTree
+    exponent: jax.Array
+
+
+RENORMALIZE_ABOVE = 2.0**32  # cotangents are rescaled by a power of two once they grow past this
+
+
+def _max_abs(tree) -> jax.Array:
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(tree)]))
+
+
+def unroll_value_and_grad(
+    step: Callable,
+    state: PyTree,
+    batches: PyTree,
+    meta: PyTree,
+    weights: jax.Array,
+) -> tuple[tuple[jax.Array, tuple[PyTree, jax.Array]], ScaledGrad]:
+    """The meta-loss ``Σ_t weights[t]·loss_t`` of an unrolled run and its exact gradient, overflow-free.
+
+    The same inner run as `unroll` (``step(meta, state, batch) -> (state, loss)`` over ``batches`` [T, ...]),
+    but reverse mode is written out as a reverse `lax.scan` with one `jax.vjp` of the step per inner step
+    (the step is recomputed there, as `jax.checkpoint` would; one carry per step is stored). After each step
+    the state cotangent and the accumulated meta-gradient are divided by the same power of two whenever they
+    exceed `RENORMALIZE_ABOVE`, and the exponent is carried along: powers of two are exact, so the result is
+    the true gradient up to float32 rounding, however large, returned as `ScaledGrad`. Loss cotangents of
+    earlier steps enter at the current scale (``weights[t]·2⁻ᵉ``; they underflow to 0 only when they are below
+    2⁻¹⁴⁹ of the running total, where they cannot change a float32 sum).
+
+    Returns ``((value, (final_state, losses [T])), ScaledGrad)``, shaped like ``jax.value_and_grad(...,
+    has_aux=True)``'s result.
+    """
+
+    def forward(s, b):
+        s_next, loss = step(meta, s, b)
+        return s_next, (s, loss)
+
+    final, (states, losses) = jax.lax.scan(forward, state, batches)
+    value = jnp.sum(weights * losses)
+
+    def backward(carry, inputs):
+        state_ct, meta_ct, exponent = carry
+        s, b, w = inputs
+        _, vjp = jax.vjp(lambda m, s_: step(m, s_, b), meta, s)
+        loss_ct = (w * jnp.exp2(-exponent.astype(jnp.float32))).astype(losses.dtype)
+        m_ct, state_ct = vjp((state_ct, loss_ct))
+        meta_ct = jax.tree.map(jnp.add, meta_ct, m_ct)
+        top = jnp.maximum(_max_abs(state_ct), _max_abs(meta_ct))
+        shift = jnp.where(top > RENORMALIZE_ABOVE, jnp.frexp(top)[1], 0).astype(jnp.int32)
+        rescale = lambda t: jax.tree.map(lambda x: jnp.ldexp(x, -shift), t)  # noqa: E731 (exact)
+        return (rescale(state_ct), rescale(meta_ct), exponent + shift), None
+
+    zeros = lambda t: jax.tree.map(jnp.zeros_like, t)  # noqa: E731
+    carry = (zeros(final), zeros(meta), jnp.zeros((), jnp.int32))
+    (_, meta_ct, exponent), _ = jax.lax.scan(backward, carry, (states, batches, weights), reverse=True)
+    return (value, (final, losses)), ScaledGrad(meta_ct, exponent)
+
+
+def clip_scaled(grad: ScaledGrad, clip: float) -> PyTree:
+    """Elementwise ``clip(mantissa·2**exponent, -clip, clip)`` without forming the (possibly infinite) product."""
+    def one(m):
+        big = jnp.abs(m) >= jnp.ldexp(jnp.asarray(clip, m.dtype), -grad.exponent)  # |g| ≥ clip
+        small = jnp.ldexp(jnp.where(big, 0.0, m), grad.exponent)
+        return jnp.where(big, jnp.sign(m) * clip, small)
+
+    return jax.tree.map(one, grad.mantissa)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # the outer loop
 class OuterState(NamedTuple):
     """Carry of the outer scan. ``bad_step`` is the first outer step whose meta-gradient was not finite (−1:
-    none); from then on the meta-parameters are frozen so that the error report is about the true first one."""
+    none); from then on the meta-parameters are frozen so that the error report is about the true first one.
+    ``best_meta`` is the iterate with the lowest meta-objective seen so far (``best_value``, at outer step
+    ``best_step``): the meta-objective is computed anyway, so keeping its best iterate costs one copy of meta
+    and selects without touching any held-out data."""
 
     step: jax.Array
     meta: PyTree
     opt_state: PyTree
     bad_step: jax.Array
+    best_meta: PyTree
+    best_value: jax.Array
+    best_step: jax.Array
 
 
 class NonFiniteMetaGradient(FloatingPointError):
@@ -131,7 +219,9 @@ class NonFiniteMetaGradient(FloatingPointError):
 
 
 def outer_init(optimizer: optax.GradientTransformation, meta: PyTree) -> OuterState:
-    return OuterState(jnp.zeros((), jnp.int32), meta, optimizer.init(meta), jnp.full((), -1, jnp.int32))
+    minus_one = jnp.full((), -1, jnp.int32)
+    return OuterState(jnp.zeros((), jnp.int32), meta, optimizer.init(meta), minus_one, meta,
+                      jnp.full((), jnp.inf, jnp.float32), minus_one)
 
 
 def value_and_grad_forward(meta_loss: Callable) -> Callable:
@@ -180,7 +270,8 @@ def make_outer_scan(
     contexts runs many seeds / initial values at once. `clip` clips the meta-gradient elementwise to
     ``[-clip, clip]`` before `optimizer`. ``mode="forward"`` computes the meta-gradient by forward mode
     (`value_and_grad_forward`; exact, for few meta-parameters); a callable ``mode(meta, context) -> ((value,
-    aux), grad)`` supplies a hand-written one (e.g. a fused forward-mode unroll). ``metrics`` are stacked over
+    aux), grad)`` supplies a hand-written one (e.g. a fused forward-mode unroll, or `unroll_value_and_grad`,
+    whose `ScaledGrad` is clipped exactly however large it is). ``metrics`` are stacked over
     steps: ``value`` and ``aux`` (before the update), ``grad_norm`` (before clipping), ``finite`` and
     ``record(meta)`` after the update (default: meta).
     """
@@ -206,12 +297,16 @@ def make_outer_scan(
 
     def one(state: OuterState, context):
         (value, aux), grad = grad_fn(state.meta, context)
-        finite = _all_finite(grad) & jnp.isfinite(value)
-        norm = _safe_norm(grad)
-        grad_norm, log10_norm = norm / loss_scale, jnp.log10(norm) - np.log10(loss_scale)
+        scaled = grad if isinstance(grad, ScaledGrad) else ScaledGrad(grad, jnp.zeros((), jnp.int32))
+        finite = _all_finite(scaled.mantissa) & jnp.isfinite(value)
+        norm = _safe_norm(scaled.mantissa)
+        log10_norm = jnp.log10(norm) + scaled.exponent * np.log10(2.0) - np.log10(loss_scale)
+        grad_norm = jnp.ldexp(norm, scaled.exponent) / loss_scale  # inf beyond float32; log10_norm is exact
         value = value / loss_scale
         if clip is not None:
-            grad = jax.tree.map(lambda g: jnp.clip(g, -clip * loss_scale, clip * loss_scale), grad)
+            grad = clip_scaled(scaled, clip * loss_scale)
+        else:
+            grad = jax.tree.map(lambda g: jnp.ldexp(g, scaled.exponent), scaled.mantissa)
         grad = jax.tree.map(lambda g: g / loss_scale, grad)
         finite = finite & _all_finite(grad)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
@@ -220,7 +315,11 @@ def make_outer_scan(
         ok = finite & (state.bad_step < 0)
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
         bad_step = jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step)
-        new = OuterState(state.step + 1, keep(meta, state.meta), keep(opt_state, state.opt_state), bad_step)
+        better = ok & (value < state.best_value)  # `value` is the objective of state.meta, before the update
+        best = lambda new, old: jax.tree.map(lambda n, o: jnp.where(better, n, o), new, old)  # noqa: E731
+        new = OuterState(state.step + 1, keep(meta, state.meta), keep(opt_state, state.opt_state), bad_step,
+                         best(state.meta, state.best_meta), best(value.astype(jnp.float32), state.best_value),
+                         best(state.step, state.best_step))
         # for the error report: is the meta-loss finite, and how many meta-gradient entries are not
         nonfinite = sum(jnp.sum(~jnp.isfinite(g)) for g in jax.tree.leaves(grad))
         metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta),

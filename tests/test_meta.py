@@ -220,3 +220,67 @@ def test_meta_loss_scale_gives_the_same_clipped_update(act_task):
     np.testing.assert_allclose(outs[1]["grad_norm"], outs[0]["grad_norm"], rtol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), outs[1]["record"],
                  outs[0]["record"])
+
+
+def test_renormalised_reverse_pass_equals_autodiff(act_task):
+    cfg, task, gp = act_task
+    (value, aux), scaled = jax.jit(core.make_meta_value_and_grad(cfg))(gp, task)
+    (ref_value, ref_aux), ref = jax.value_and_grad(core.make_meta_loss(cfg), has_aux=True)(gp, task)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    np.testing.assert_allclose(aux["test_acc"], ref_aux["test_acc"])
+    grad = jax.tree.map(lambda m: jnp.ldexp(m, scaled.exponent), scaled.mantissa)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-8), grad, ref)
+    # and in the outer loop: the same clipped updates as plain reverse mode
+    runs = [meta.run_outer(core.make_meta_loss(cfg), optax.sgd(0.3), gp, task, 2, clip=0.1, mode=mode)[1]
+            for mode in ("reverse", core.make_meta_value_and_grad(cfg))]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), runs[1]["record"],
+                 runs[0]["record"])
+
+
+def test_scaled_meta_gradient_of_a_chaotic_unroll_is_exact_where_autodiff_overflows():
+    """The logistic map s ← r·s(1 − s) at r = 3.99 stays in [0, 1] but doubles perturbations each step: after 200
+    steps d loss / d r is ~1e60, beyond float32. The renormalised pass gets it right (checked in float64 along the
+    same float32 trajectory); plain reverse mode overflows."""
+    steps = 200
+
+    def step(r, s, _):
+        s_next = r * s * (1.0 - s)
+        return s_next, s_next
+
+    weights = jnp.full((steps,), 1.0 / steps, jnp.float32)
+    xs, r, s0 = jnp.zeros(steps), jnp.float32(3.99), jnp.float32(0.3)
+    (value, (_, traj)), scaled = jax.jit(
+        lambda r: meta.unroll_value_and_grad(step, s0, xs, r, weights))(r)
+    plain = jax.grad(lambda r: jnp.sum(weights * meta.unroll(step, s0, xs, r)[1]))(r)
+    assert not np.isfinite(plain)
+    # forward-mode derivative in float64 along the float32 trajectory: ds'/dr = s(1 - s) + r(1 - 2s)·ds/dr
+    s_before = np.concatenate([[0.3], np.asarray(traj[:-1], np.float64)])
+    ds, expected = 0.0, 0.0
+    for s in s_before:
+        ds = s * (1 - s) + 3.99 * (1 - 2 * s) * ds
+        expected += ds / steps
+    assert int(scaled.exponent) > 128
+    ours = float(scaled.mantissa) * 2.0 ** int(scaled.exponent)
+    assert abs(expected) > 1e50 and ours == pytest.approx(expected, rel=1e-3)
+    assert float(value) == pytest.approx(float(np.mean(np.asarray(traj, np.float64))), rel=1e-5)
+
+
+def test_clip_scaled_never_forms_the_overflowing_gradient():
+    m = jnp.array([1.0, -3e-30, 0.0, 1e-32, -1e-37])
+    clipped = np.asarray(meta.clip_scaled(meta.ScaledGrad(m, jnp.int32(100)), 0.1))
+    # 2**100 ≈ 1.27e30: 1e-32·2**100 ≈ 0.0127 stays, -1e-37·2**100 ≈ -1.3e-7 stays, the rest clip at ±0.1
+    np.testing.assert_allclose(clipped, [0.1, -0.1, 0.0, 1e-32 * 2.0**100, -1e-37 * 2.0**100], rtol=1e-5)
+    same = meta.clip_scaled(meta.ScaledGrad(jnp.array([0.5, -0.05, 0.2]), jnp.int32(0)), 0.1)
+    np.testing.assert_array_equal(same, jnp.clip(jnp.array([0.5, -0.05, 0.2]), -0.1, 0.1))
+    assert np.all(np.isfinite(np.asarray(meta.clip_scaled(meta.ScaledGrad(m, jnp.int32(400)), 0.1))))
+
+
+def test_outer_loop_keeps_the_iterate_with_the_lowest_objective():
+    quadratic = lambda m, _: ((m - 1.0) ** 2, {})  # noqa: E731
+    # outer step too large: 0 -> 3 -> -3 -> 9 ... diverges, so the best iterate is the first one
+    state, metrics = meta.run_outer(quadratic, optax.sgd(1.5), jnp.float32(0.0), None, 4)
+    assert int(state.best_step) == 0 and float(state.best_meta) == 0.0 and float(state.best_value) == 1.0
+    # a converging run: the best is the last iterate whose objective was evaluated (before the last update)
+    state, metrics = meta.run_outer(quadratic, optax.sgd(0.25), jnp.float32(0.0), None, 4)
+    assert int(state.best_step) == 3 and float(state.best_value) == pytest.approx(float(metrics["value"][3]))
+    assert float(state.best_meta) == pytest.approx(1.0 - 0.5**3)

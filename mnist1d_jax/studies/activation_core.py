@@ -283,10 +283,8 @@ def rmsprop(params, grads, v, cfg: InnerConfig):
     return params, v
 
 
-def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
-              act_fd: Callable | None = None):
-    """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
-    act_fd = value_and_derivative(act) if act_fd is None else act_fd
+def _inner_step(act_fd: Callable, cfg: InnerConfig) -> Callable:
+    """``step(meta, (params, v), (x, y, key)) -> ((params, v), loss)``: one RMSProp step of the inner model."""
 
     def step(m, state, batch):
         params, v = state
@@ -294,21 +292,62 @@ def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: 
         loss, grads = loss_and_grad(act_fd, m, params, x, y, key, cfg.noise)
         return rmsprop(params, grads, v, cfg), loss
 
-    v0 = jax.tree.map(jnp.ones_like, task.params0)
-    (params, _), losses = metalib.unroll(step, (task.params0, v0), (task.x, task.y, task.keys), meta,
-                                         checkpoint=checkpoint)
+    return step
+
+
+def _test_accuracy(params, meta, task: Task, act: Callable, cfg: InnerConfig) -> jax.Array:
     logits = forward(params, task.x_test, task.test_key, lambda h, k: act(meta, h, k), cfg.noise)
-    acc = 100.0 * jnp.mean(jnp.argmax(logits, -1) == task.y_test)
-    return losses, jax.lax.stop_gradient(acc)
+    return jax.lax.stop_gradient(100.0 * jnp.mean(jnp.argmax(logits, -1) == task.y_test))
+
+
+def _start(task: Task):
+    return task.params0, jax.tree.map(jnp.ones_like, task.params0)  # RMSProp's v starts at 1 (§6)
+
+
+def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
+              act_fd: Callable | None = None):
+    """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
+    act_fd = value_and_derivative(act) if act_fd is None else act_fd
+    (params, _), losses = metalib.unroll(_inner_step(act_fd, cfg), _start(task), (task.x, task.y, task.keys),
+                                         meta, checkpoint=checkpoint)
+    return losses, _test_accuracy(params, meta, task, act, cfg)
+
+
+def objective_weights(cfg: InnerConfig) -> jax.Array:
+    """``[T]`` weights of the meta-objective: the mean of the inner losses from step ``objective_from`` on."""
+    t = jnp.arange(cfg.inner_steps)
+    return (t >= cfg.objective_from).astype(jnp.float32) / (cfg.inner_steps - cfg.objective_from)
+
+
+def _aux(losses, acc):
+    return {"final_loss": losses[-1], "test_acc": acc, "mean_loss": jnp.mean(losses)}
 
 
 def make_meta_loss(cfg: InnerConfig, *, checkpoint: bool = True):
-    """``meta_loss(g_params, task) -> (mean of losses[101:], {"final_loss", "test_acc"})``."""
+    """``meta_loss(g_params, task) -> (mean of losses[101:], {"final_loss", "test_acc", "mean_loss"})``."""
     act, act_fd = make_act(cfg, "learned"), make_act_fd(cfg, "learned")
 
     def meta_loss(gp, task):
         losses, acc = inner_run(gp, task, cfg, act, checkpoint=checkpoint, act_fd=act_fd)
-        return jnp.mean(losses[cfg.objective_from:]), {"final_loss": losses[-1], "test_acc": acc,
-                                                        "mean_loss": jnp.mean(losses)}
+        return jnp.mean(losses[cfg.objective_from:]), _aux(losses, acc)
 
     return meta_loss
+
+
+def make_meta_value_and_grad(cfg: InnerConfig):
+    """``(g_params, task) -> ((objective, aux), ScaledGrad)``: `make_meta_loss` and its exact gradient by
+    `mnist1d_jax.meta.unroll_value_and_grad`, which cannot overflow.
+
+    The study's unroll is chaotic once g grows: the true meta-gradient then exceeds float32's range (seen at
+    outer steps 128-153 of the 1→100→100→1 runs; plain reverse mode gives inf − inf = NaN there). The outer
+    loop clips it elementwise, which `ScaledGrad` lets it do exactly.
+    """
+    act, act_fd = make_act(cfg, "learned"), make_act_fd(cfg, "learned")
+    weights = objective_weights(cfg)
+
+    def value_and_grad(gp, task):
+        (value, ((params, _), losses)), grad = metalib.unroll_value_and_grad(
+            _inner_step(act_fd, cfg), _start(task), (task.x, task.y, task.keys), gp, weights)
+        return (value, _aux(losses, _test_accuracy(params, gp, task, act, cfg))), grad
+
+    return value_and_grad
