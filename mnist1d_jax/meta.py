@@ -281,6 +281,10 @@ def make_outer_scan(
         # meta-gradient exceed float32's range (backprop through time multiplies the state cotangent by the
         # step Jacobian ~300 times) although the clipped gradient the outer optimiser uses is perfectly
         # defined; scaling down keeps the backward pass in range, and clipping happens in the scaled space.
+        # A fixed scale only moves the limit; `unroll_value_and_grad` (as `mode=`) removes it.
+        if callable(mode):
+            raise ValueError("loss_scale applies to the built-in modes only; a hand-written mode returns its own "
+                             "(e.g. ScaledGrad) gradient")
         unscaled = meta_loss
 
         def meta_loss(meta, context):
