@@ -248,7 +248,7 @@ def _all_finite(tree) -> jax.Array:
 
 def _safe_norm(tree) -> jax.Array:
     """Euclidean norm that neither underflows (squares of scaled gradients) nor overflows: max·‖g/max‖."""
-    top = jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(tree)]))
+    top = _max_abs(tree)
     safe = jnp.where(top > 0, top, 1.0)
     return top * jnp.sqrt(sum(jnp.sum(jnp.square(x / safe)) for x in jax.tree.leaves(tree)))
 

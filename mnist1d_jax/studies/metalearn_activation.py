@@ -91,6 +91,12 @@ def _grid(config):
     return jnp.linspace(-5.0, 5.0, config.grid_points, dtype=jnp.float32)
 
 
+def _f_on_grid(config):
+    """``gp -> f [grid_points]``: the noise-free learned f on [-5, 5] (recorded and plotted)."""
+    grid, g_scale = _grid(config), config.inner().g_scale
+    return lambda gp: core.learned_activation(gp, grid, None, g_scale=g_scale)
+
+
 _NOT_LEARNING = ("transfer_seeds", "transfer_steps", "quick")
 
 
@@ -134,8 +140,7 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
     tasks, g0 = make_tasks(config)
     meta_loss = core.make_meta_loss(cfg)
     value_and_grad = core.make_meta_value_and_grad(cfg)
-    grid = _grid(config)
-    record = lambda gp: core.learned_activation(gp, grid, None, g_scale=cfg.g_scale)  # noise-free f on [-5, 5]
+    record = _f_on_grid(config)
     optimizer = optax.sgd(config.outer_lr)
     state, done_metrics = None, None
     path = Path(checkpoint_path) if checkpoint_path else None
@@ -252,8 +257,7 @@ def run(config: ActivationStudyConfig, *, checkpoint_path=None, progress=None, t
     # The selected function: the iterate with the lowest meta-objective (inner training losses only). Once an
     # unroll turns chaotic its exact meta-gradient explodes (|g| ~ 1e20-1e100, clipped to signs) and the
     # outer iterates can degrade; the final iterate (the paper's protocol) is reported beside it.
-    f_best = np.asarray(jax.vmap(lambda gp: core.learned_activation(gp, jnp.asarray(grid), None,
-                                                                    g_scale=config.inner().g_scale))(state.best_meta))
+    f_best = np.asarray(jax.vmap(_f_on_grid(config))(state.best_meta))  # [S, grid]
     pwl_coefs = np.stack([fit_pwl(f, grid) for f in f_best])  # our piecewise-linear fit of the selected f
     evals = evaluate(config, tasks, state.meta, pwl_coefs, state.best_meta)
     results = {
