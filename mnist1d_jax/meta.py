@@ -380,6 +380,7 @@ def run_outer(
     labels: list[str] | None = None,
     mode: str | Callable = "reverse",
     loss_scale: float = 1.0,
+    compiler_options: dict | None = None,
 ) -> tuple[OuterState, dict]:
     """Run `num_steps` outer steps (from `state` if resuming) in jitted chunks of `chunk` steps.
 
@@ -387,7 +388,7 @@ def run_outer(
     metrics are then ``[R, num_steps, ...]``. Between chunks the host checks for non-finite meta-gradients
     (raising `NonFiniteMetaGradient` with the outer step) and calls ``on_chunk(state, metrics_so_far)``
     (progress bar, checkpoint). Only two programs are compiled: the chunk and, if `chunk` does not divide the
-    remaining steps, the shorter last chunk.
+    remaining steps, the shorter last chunk. `compiler_options` go to `jax.jit` (XLA options for this program).
     """
     init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
     state = init(optimizer, meta) if state is None else state
@@ -404,7 +405,7 @@ def run_outer(
         if n not in compiled:
             scan = make_outer_scan(meta_loss, optimizer, n, clip=clip, record=record, mode=mode,
                                    loss_scale=loss_scale)
-            compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan)
+            compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan, compiler_options=compiler_options)
         first = num_steps - remaining
         state, metrics = compiled[n](state, context)
         metrics = jax.device_get(metrics)

@@ -12,7 +12,7 @@ Sections live in scripts/speed_<name>.py and expose ``run(quick: bool) -> list[d
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -25,7 +25,7 @@ from mnist1d_jax import DatasetConfig, make_dataset  # noqa: E402
 from mnist1d_jax.devices import main_on_all_cores  # noqa: E402
 from mnist1d_jax.results import provenance, read_json, write_json  # noqa: E402
 
-SECTIONS = ("data", "train")
+SECTIONS = ("data", "train", "meta")
 
 
 def _timed(fn, repeats: int = 1):
@@ -81,7 +81,11 @@ def run_data(quick: bool) -> list[dict]:
 def _section(name: str):
     if name == "data":
         return run_data
-    return importlib.import_module(f"speed_{name}").run
+    # by path, not by import_module: speed_train drops scripts/ from sys.path (its ssl.py shadows the stdlib's)
+    spec = importlib.util.spec_from_file_location(f"speed_{name}", Path(__file__).resolve().parent / f"speed_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.run
 
 
 def _fmt(value, spec):

@@ -100,3 +100,45 @@ if __name__ == "__main__":
     for name in sys.argv[1:] or ["cnn"]:
         r = run_harness(name, d, total_steps=1000)
         print(name, f"{r['seconds']:.1f} s per 1,001 steps, final test acc {r['test_acc'][-1]:.1f}")
+
+
+def metalearn_lr(x, y, initial_lrs=(1.5, 0.15), seed: int = 0, inner_steps: int = 200, batch_size: int = 50,
+                 outer_steps: int = 50, outer_lr: float = 0.3, hidden: int = 50, threads: int | None = None) -> dict:
+    """The learned-learning-rate protocol (EXPERIMENTS.md §5) the way a PyTorch user writes it.
+
+    A 40→hidden tanh→10 MLP as functional tensors; the 200 inner SGD steps keep their graph
+    (``create_graph=True``) so that one ``backward`` of the mean inner loss gives dη; outer plain gradient
+    descent on η. One Python loop per trial, trials one after another. Returns ``{"seconds", "final_lrs"}``.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(seed)
+    init = [nn.Linear(40, hidden), nn.Linear(hidden, 10)]
+    for layer in init:  # PyTorch's default init, drawn from a seeded generator
+        bound = 1.0 / layer.in_features**0.5
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=gen)
+            layer.bias.uniform_(-bound, bound, generator=gen)
+    theta0 = [t.detach().clone() for layer in init for t in (layer.weight, layer.bias)]
+    xs = torch.as_tensor(x, dtype=torch.float32)
+    ys = torch.as_tensor(y, dtype=torch.long)
+    start = time.perf_counter()
+    finals = []
+    for lr0 in initial_lrs:
+        lr = torch.tensor(float(lr0), requires_grad=True)
+        for _ in range(outer_steps):
+            w1, b1, w2, b2 = (t.clone().requires_grad_(True) for t in theta0)
+            total = 0.0
+            for s in range(inner_steps):
+                idx = torch.arange(s * batch_size, (s + 1) * batch_size) % len(xs)
+                logits = torch.tanh(xs[idx] @ w1.T + b1) @ w2.T + b2
+                loss = nn.functional.cross_entropy(logits, ys[idx])
+                grads = torch.autograd.grad(loss, (w1, b1, w2, b2), create_graph=True)
+                w1, b1, w2, b2 = (p - lr * g for p, g in zip((w1, b1, w2, b2), grads, strict=True))
+                total = total + loss
+            meta = total / inner_steps
+            (dlr,) = torch.autograd.grad(meta, lr)
+            with torch.no_grad():
+                lr -= outer_lr * dlr
+        finals.append(lr.item())
+    return {"seconds": time.perf_counter() - start, "final_lrs": finals}

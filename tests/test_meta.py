@@ -190,6 +190,36 @@ def test_fused_lr_meta_gradient_equals_autodiff(tiny):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-5)
 
 
+def test_fused_lr_meta_gradient_vmapped_over_runs_equals_each_run(tiny):
+    """Under vmap the first layer's products fold the run axis into one product: the numbers must not move."""
+    batches, _ = tiny
+    vg = lr_study.make_fused_value_and_grad(batches)
+    params = jax.vmap(lambda k: lr_study.init_mlp(k, hidden=8))(jax.random.split(jax.random.key(1), 3))
+    lrs = jnp.array([0.05, 0.4, 1.5])
+    (values, _), grads = jax.jit(jax.vmap(vg))(lrs, params)
+    for i in range(3):
+        (value, _), grad = jax.jit(vg)(lrs[i], jax.tree.map(lambda a, i=i: a[i], params))
+        np.testing.assert_allclose(values[i], value, rtol=1e-6)
+        np.testing.assert_allclose(grads[i], grad, rtol=1e-5)
+
+
+def test_lr_sweep_cycles_its_starting_rates_over_the_inits():
+    config = lr_study.LRStudyConfig(sweep_init_seeds=(1, 2, 3))
+    assert lr_study.runs_of(config) == [("trial", 0, 1.5), ("trial", 0, 0.15), ("sweep", 1, 1.5),
+                                        ("sweep", 2, 0.15), ("sweep", 3, 1.5)]
+
+
+def test_init_does_not_depend_on_the_compiler_optimisation_level():
+    """`jit_setup` compiles the init without LLVM's passes; the default level must give the same numbers."""
+    from mnist1d_jax.devices import jit_setup
+
+    keys = jnp.arange(3)
+    init = jax.vmap(lambda s: lr_study.init_mlp(jax.random.key(s)))
+    slow = jax.jit(init, compiler_options={"xla_backend_optimization_level": 2})(keys)
+    fast = jit_setup(init)(keys)
+    jax.tree.map(np.testing.assert_array_equal, slow, fast)
+
+
 def test_rmsprop_meta_gradient_is_finite_when_v_underflows_to_zero():
     """A parameter whose gradients all underflowed has v = 0 and g = 0: naive √ gives 0·∞ = NaN."""
     cfg = core.InnerConfig()

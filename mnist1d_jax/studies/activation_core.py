@@ -44,6 +44,15 @@ class InnerConfig:
     g_table_range: float = 12.0
 
 
+# XLA:CPU hands reductions fused with elementwise producers to its YNNPACK library by default. In this
+# study's programs that path is pathological: the sums over g's 12,800 inputs per inner step (g's weight
+# gradients) took 25 ms each instead of ~1 ms, and an exact 1→100→1 outer step took 11.8 s instead of 2.0 s
+# (measured; `scripts/speed.py --only meta`). Keeping YNNPACK for matrix products only fixes it. It is a per-
+# program option (not a process-wide flag) because it makes the CNN's training programs slower (10 seeds: 17 s
+# -> 21-25 s). Numbers are unaffected beyond float32 summation order.
+COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+
+
 def _uniform(key, shape, bound):
     return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
 

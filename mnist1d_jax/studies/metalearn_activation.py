@@ -11,6 +11,7 @@ the three-panel figure from the results alone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -178,11 +179,31 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
     state, metrics = metalib.run_outer(
         meta_loss, optimizer, g0, tasks, config.outer_steps, chunk=config.chunk, clip=config.clip,
         loss_scale=config.meta_loss_scale, mode=value_and_grad,
-        record=record, vmap=True, state=state, on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds])
+        record=record, vmap=True, state=state, on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds],
+        compiler_options=core.COMPILER_OPTIONS)
     if done_metrics is not None:
         metrics = (jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
                    if metrics else done_metrics)
     return state, metrics, tasks
+
+
+def time_outer_steps(config: ActivationStudyConfig, steps: int) -> float:
+    """Wall seconds per outer step of `config`'s outer loop (all its seeds at once), compile excluded.
+
+    Compiles a `steps`-step outer scan, runs it once to warm up, then times a second run. For benchmarks
+    (``scripts/speed.py --only meta``); `learn` is what runs the study.
+    """
+    cfg = config.inner()
+    tasks, g0 = make_tasks(config)
+    optimizer = optax.sgd(config.outer_lr)
+    scan = jax.jit(jax.vmap(metalib.make_outer_scan(
+        core.make_meta_loss(cfg), optimizer, steps, clip=config.clip, mode=core.make_meta_value_and_grad(cfg))),
+        compiler_options=core.COMPILER_OPTIONS)
+    state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
+    jax.block_until_ready(scan(state, tasks))
+    start = time.perf_counter()
+    jax.block_until_ready(scan(state, tasks))
+    return (time.perf_counter() - start) / steps
 
 
 def fit_pwl(f_values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -204,7 +225,7 @@ def evaluate(config: ActivationStudyConfig, tasks, final_meta, pwl_coefs, best_m
         return {"test_acc": acc, "mean_train_loss": losses.mean(-1),
                 "objective": losses[:, cfg.objective_from:].mean(-1)}
 
-    @jax.jit
+    @functools.partial(jax.jit, compiler_options=core.COMPILER_OPTIONS)
     def every_kind(final_meta, pwl_coefs, best_meta):  # one compiled program for all the inner runs
         dummy = jnp.zeros((len(config.seeds),))
         out = {"learned": run_kind("learned", final_meta)}

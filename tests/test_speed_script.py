@@ -1,0 +1,25 @@
+"""scripts/speed.py end to end in its quick mode (a smoke test of the script; it measures nothing useful)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_speed_script_quick_writes_every_section(tmp_path):
+    out = tmp_path / "speed.json"
+    env = {**os.environ, "MNIST1D_JAX_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "speed.py"), "--quick", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sections = json.loads(out.read_text())["sections"]
+    assert set(sections) == {"data", "train", "meta"}
+    for rows in sections.values():
+        assert rows and all(isinstance(r["ours_s"], float | int) and r["ours_s"] > 0 for r in rows)
+    meta_rows = {r["what"]: r for r in sections["meta"]}
+    assert any("learning rate" in what for what in meta_rows)
+    assert any("tabulated" in what for what in meta_rows) and any("exact" in what for what in meta_rows)
+    assert "### meta" in proc.stdout
