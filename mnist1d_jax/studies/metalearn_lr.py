@@ -41,7 +41,7 @@ class LRStudyConfig:
     sweep_initial_lrs: tuple[float, ...] = ()
     num_samples: int = 5000  # the frozen default dataset: 4,000 training examples
     checkpoint: bool = False  # 200 steps of a 2,560-parameter net fit in memory; recomputation only costs time
-    chunk: int | None = None  # outer steps per compiled chunk (None: all in one; progress updates per chunk)
+    chunk: int | None = 10  # outer steps per compiled chunk (None: all in one): the progress bar moves per chunk
     # How the meta-gradient dη is computed (all exact): "fused" (default) carries (θ, dθ/dη) through a
     # hand-written forward-mode step (no autodiff, one-hot labels, no gather/scatter); "forward" = jax.jvp of
     # the generic unroll; "reverse" = jax.grad through it (with `checkpoint`, as for the memory measurement).
