@@ -1,8 +1,10 @@
-"""A plain PyTorch version of the Table-1 models and harness H, written here as the speed reference.
+"""A plain PyTorch version of the Table-1 models and harness H (and of the learned-learning-rate protocol),
+written here as the speed reference.
 
-Only ``scripts/speed_train.py`` uses it; torch is an optional benchmark extra (``pip install torch``), never a
-dependency of the package. It is deliberately written the way a PyTorch user would: eager modules, a Python
-loop over the T + 1 steps, evaluation on the full train and test sets every E steps under ``no_grad``.
+Only ``scripts/speed_train.py`` and ``scripts/speed_meta.py`` use it; torch is an optional benchmark extra
+(``pip install torch``), never a dependency of the package. It is deliberately written the way a PyTorch user
+would: eager modules, a Python loop over the T + 1 steps, evaluation on the full train and test sets every E
+steps under ``no_grad``.
 """
 
 from __future__ import annotations
@@ -90,18 +92,6 @@ def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int
     return {"seconds": time.perf_counter() - t0, "test_acc": test_acc, "threads": torch.get_num_threads()}
 
 
-if __name__ == "__main__":
-    import sys
-
-    from mnist1d_jax import DatasetConfig, make_dataset
-
-    ds = make_dataset(DatasetConfig())
-    d = {"x": ds.x, "y": ds.y, "x_test": ds.x_test, "y_test": ds.y_test}
-    for name in sys.argv[1:] or ["cnn"]:
-        r = run_harness(name, d, total_steps=1000)
-        print(name, f"{r['seconds']:.1f} s per 1,001 steps, final test acc {r['test_acc'][-1]:.1f}")
-
-
 def metalearn_lr(x, y, initial_lrs=(1.5, 0.15), seed: int = 0, inner_steps: int = 200, batch_size: int = 50,
                  outer_steps: int = 50, outer_lr: float = 0.3, hidden: int = 50, threads: int | None = None) -> dict:
     """The learned-learning-rate protocol (EXPERIMENTS.md §5) the way a PyTorch user writes it.
@@ -142,3 +132,15 @@ def metalearn_lr(x, y, initial_lrs=(1.5, 0.15), seed: int = 0, inner_steps: int 
                 lr -= outer_lr * dlr
         finals.append(lr.item())
     return {"seconds": time.perf_counter() - start, "final_lrs": finals}
+
+
+if __name__ == "__main__":
+    import sys
+
+    from mnist1d_jax import DatasetConfig, make_dataset
+
+    ds = make_dataset(DatasetConfig())
+    d = {"x": ds.x, "y": ds.y, "x_test": ds.x_test, "y_test": ds.y_test}
+    for name in sys.argv[1:] or ["cnn"]:
+        r = run_harness(name, d, total_steps=1000)
+        print(name, f"{r['seconds']:.1f} s per 1,001 steps, final test acc {r['test_acc'][-1]:.1f}")
