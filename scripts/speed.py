@@ -89,8 +89,7 @@ def _section(name: str):
 
 
 def _fmt(value, spec):
-    """A number in `spec`; None (or a section's own "n/a") reads "n/a"."""
-    return "n/a" if value is None or isinstance(value, str) else format(value, spec)
+    return "n/a" if value is None else format(value, spec)
 
 
 def print_table(name: str, rows: list[dict]) -> None:
@@ -99,7 +98,7 @@ def print_table(name: str, rows: list[dict]) -> None:
     print("|---|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['what']} | {_fmt(r['ours_s'], '.3f')} | {_fmt(r['reference_s'], '.2f')} | "
-              f"{_fmt(r['ratio'], '.1f')}{'' if _fmt(r['ratio'], '') == 'n/a' else 'x'} | {r.get('note', '')} |")
+              f"{_fmt(r['ratio'], '.1f')}{'' if r['ratio'] is None else 'x'} | {r.get('note', '')} |")
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,7 @@
 Rows: one CNN Table-1 run (6,001 steps, 25 evaluations; compile included and excluded), ten CNN seeds in one
 vmapped call, one GRU run, one MLP run. The reference is ``scripts/torch_reference.py`` (eager PyTorch, Python
 loop over steps); its GRU is timed on ``--torch-gru-steps`` steps and scaled linearly to the full run (said in
-the row). Without torch installed the reference columns read "n/a". Timings are wall-clock seconds on this
+the row). Without torch installed the reference values are None (printed "n/a"). Timings are wall-clock seconds on this
 machine; the load average at the start is reported because the machine may be shared.
 """
 
@@ -82,8 +82,8 @@ def run(quick: bool = False, torch_gru_steps: int = 1000, torch_threads: int | N
 
     def row(what, ours, reference):
         rows.append({"what": what, "ours_s": round(ours, 2),
-                     "reference_s": "n/a" if reference is None else round(reference, 2),
-                     "ratio": "n/a" if reference is None else round(reference / ours, 1)})
+                     "reference_s": None if reference is None else round(reference, 2),
+                     "ratio": None if reference is None else round(reference / ours, 1)})
 
     cnn_incl, cnn_excl = _ours(data, dataclasses.replace(base, model="cnn"), repeats=repeats)
     cnn_ref = ref("cnn")
@@ -117,7 +117,8 @@ def main(argv=None) -> int:
           f"torch threads: {args.torch_threads or 'default'}")
     print("| what | ours (s) | PyTorch (s) | ratio |\n|---|---|---|---|")
     for r in rows:
-        print(f"| {r['what']} | {r['ours_s']} | {r['reference_s']} | {r['ratio']} |")
+        ref, ratio = ("n/a" if v is None else v for v in (r["reference_s"], r["ratio"]))
+        print(f"| {r['what']} | {r['ours_s']} | {ref} | {ratio} |")
     if args.out:
         from mnist1d_jax.results import provenance, write_json
 

@@ -98,6 +98,13 @@ def _f_on_grid(config):
     return lambda gp: core.learned_activation(gp, grid, None, g_scale=g_scale)
 
 
+def _outer_scan(config, optimizer, steps: int, record=None):
+    """The study's outer scan of `steps` steps, as `learn` runs it (for a checkpoint's shapes and benchmarks)."""
+    cfg = config.inner()
+    return metalib.make_outer_scan(core.make_meta_loss(cfg), optimizer, steps, clip=config.clip, record=record,
+                                   loss_scale=config.meta_loss_scale, mode=core.make_meta_value_and_grad(cfg))
+
+
 _NOT_LEARNING = ("transfer_seeds", "transfer_steps", "quick")
 
 
@@ -147,9 +154,7 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
     path = Path(checkpoint_path) if checkpoint_path else None
     if path is not None and path.exists():
         like_state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
-        shape = jax.eval_shape(lambda: jax.vmap(metalib.make_outer_scan(
-            meta_loss, optimizer, 1, record=record, loss_scale=config.meta_loss_scale, mode=value_and_grad))(
-            like_state, tasks)[1])
+        shape = jax.eval_shape(lambda: jax.vmap(_outer_scan(config, optimizer, 1, record))(like_state, tasks)[1])
         loaded = _load_checkpoint(path, config, like_state, shape)
         if loaded is not None:
             state, done_metrics, before = loaded
@@ -193,12 +198,9 @@ def time_outer_steps(config: ActivationStudyConfig, steps: int) -> float:
     Compiles a `steps`-step outer scan, runs it once to warm up, then times a second run. For benchmarks
     (``scripts/speed.py --only meta``); `learn` is what runs the study.
     """
-    cfg = config.inner()
     tasks, g0 = make_tasks(config)
     optimizer = optax.sgd(config.outer_lr)
-    scan = jax.jit(jax.vmap(metalib.make_outer_scan(
-        core.make_meta_loss(cfg), optimizer, steps, clip=config.clip, mode=core.make_meta_value_and_grad(cfg))),
-        compiler_options=core.COMPILER_OPTIONS)
+    scan = jax.jit(jax.vmap(_outer_scan(config, optimizer, steps)), compiler_options=core.COMPILER_OPTIONS)
     state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
     jax.block_until_ready(scan(state, tasks))
     start = time.perf_counter()
