@@ -18,12 +18,14 @@ is ``Uniform(-b, b)`` with ``b = 1 / sqrt(fan_in)`` (fan_in = in features, ``C_i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 from jax.custom_derivatives import SymbolicZero
 
@@ -35,12 +37,55 @@ Initializer = Callable[..., Array]
 # Initialisers
 # --------------------------------------------------------------------------------------------------------------
 def uniform_init(bound: float) -> Initializer:
-    """Initialiser drawing ``Uniform(-bound, +bound)`` (PyTorch's ``kaiming_uniform(a=sqrt(5))`` equivalent)."""
+    """Initialiser drawing ``Uniform(-bound, +bound)`` (PyTorch's ``kaiming_uniform(a=sqrt(5))`` equivalent).
+
+    Inside ``exact_uniform_on_host()`` (see there) float32 draws take the setup-friendly path with the same bits.
+    """
 
     def init(key: Array, shape, dtype=jnp.float32) -> Array:
+        if _HOST_UNIFORM[0] and jnp.dtype(dtype) == jnp.float32:
+            return _uniform_via_host(key, tuple(shape), bound)
         return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
 
     return init
+
+
+# Initialising a model eagerly compiles every op for its shapes, and jit-compiling the init spends seconds in
+# LLVM on jax.random's bit generator: ~4 s per model width either way, minutes for a width sweep. A setup
+# program compiled without LLVM's passes (``devices.jit_setup``) takes ~0.3 s but is only exact for integer
+# work: XLA fuses ``u * (hi - lo) + lo`` into one fused multiply-add at its default level and not at level 0,
+# which moves the last bit of some draws. So inside this context the initialiser draws the raw bits in the
+# program (integers: the same at every level) and a host callback turns them into floats: ``u * 2b - b`` is
+# computed in float64, where it is exact (u has 23 fraction bits and b 24 significant bits, so the sum needs
+# fewer than 53), and rounded once to float32 -- exactly the fused multiply-add's result. Tested equal to
+# ``jax.random.uniform`` draw for draw.
+_HOST_UNIFORM = [False]
+
+
+@contextlib.contextmanager
+def exact_uniform_on_host():
+    """While tracing inside this context, ``uniform_init`` draws are bits in the program plus an exact host
+    conversion (for init programs compiled by ``devices.jit_setup``; same values as ``jax.random.uniform``)."""
+    previous, _HOST_UNIFORM[0] = _HOST_UNIFORM[0], True
+    try:
+        yield
+    finally:
+        _HOST_UNIFORM[0] = previous
+
+
+def _bits_to_uniform(bits: np.ndarray, bound: float) -> np.ndarray:
+    """``jax.random.uniform(..., -bound, bound)`` from its raw uint32 bits, on the host (see above)."""
+    bits = np.asarray(bits, np.uint32)
+    u = ((bits >> np.uint32(9)) | np.uint32(0x3F800000)).view(np.float32) - np.float32(1.0)  # [0, 1)
+    lo = np.float32(-bound)
+    span = np.float32(bound) - lo
+    return np.maximum(lo, (u.astype(np.float64) * np.float64(span) + np.float64(lo)).astype(np.float32))
+
+
+def _uniform_via_host(key: Array, shape: tuple[int, ...], bound: float) -> Array:
+    bits = jax.random.bits(key, shape, jnp.uint32)
+    return jax.pure_callback(functools.partial(_bits_to_uniform, bound=bound),
+                             jax.ShapeDtypeStruct(shape, jnp.float32), bits, vmap_method="broadcast_all")
 
 
 def torch_bound(fan_in: int) -> float:

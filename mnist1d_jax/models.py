@@ -22,6 +22,7 @@ encoder (``CNN(..., head=False)`` returns the flattened representation) and the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,17 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mnist1d_jax.layers import Conv1dCLB, Dense, lecun_or_torch, make_activation, to_clb, torch_bound, uniform_init
+from mnist1d_jax.devices import jit_setup
+from mnist1d_jax.layers import (
+    Conv1dCLB,
+    Dense,
+    exact_uniform_on_host,
+    lecun_or_torch,
+    make_activation,
+    to_clb,
+    torch_bound,
+    uniform_init,
+)
 
 Array = jax.Array
 
@@ -235,5 +246,23 @@ def init_params(model: nn.Module, key: Array, input_length: int = 40) -> Any:
     return model.init(key, jnp.zeros((1, input_length), jnp.float32))["params"]
 
 
+@functools.lru_cache(maxsize=512)
+def _many_initializer(model: nn.Module, input_length: int):
+    def one(key):
+        with exact_uniform_on_host():
+            return init_params(model, key, input_length)
+    return jit_setup(jax.vmap(one))
+
+
+def init_params_many(model: nn.Module, keys: Array, input_length: int = 40) -> Any:
+    """``init_params`` for a stack of keys ``(S,)`` in one quickly compiled setup program: leaves ``(S, ...)``.
+
+    For PyTorch-default (``init_scheme="torch"``) models the values equal ``[init_params(model, k) for k in
+    keys]`` bit for bit (``layers.exact_uniform_on_host``), at ~0.3 s per new model shape instead of ~4 s
+    (eager initialisation compiles every op; a jitted one spends seconds optimising the bit generator).
+    """
+    return _many_initializer(model, input_length)(keys)
+
+
 __all__ = ["MLP", "CNN", "BiGRU", "Logistic", "MODELS", "get_model", "count_params", "init_params",
-           "lecun_or_torch"]
+           "init_params_many", "lecun_or_torch"]

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.models import BiGRU, count_params, get_model, init_params
+from mnist1d_jax.models import BiGRU, count_params, get_model, init_params, init_params_many
 
+OPT_LEVEL_2 = {"xla_backend_optimization_level": 2}  # XLA's default (tests/conftest.py lowers it to 0)
 PAPER_COUNTS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
 
 
@@ -110,3 +111,33 @@ def test_gru_hand_written_backward_matches_autodiff(x):
     ref = jax.jit(jax.grad(loss(_gru_reference)))(params)
     for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", [get_model("mlp", width=37, residual=False), get_model("cnn", channels=(6, 6, 6)),
+                                   get_model("gru"), get_model("logistic"), get_model("mlp", width=60)],
+                         ids=["dd-mlp", "dd-cnn", "gru", "logistic", "residual-mlp"])
+def test_init_params_many_equals_init_params_bit_for_bit(model):
+    # The quick setup program (bits in the program, an exact host conversion) must give the values of
+    # init_params at XLA's default optimisation level, the level every study runs at (the test session runs at
+    # level 0, where XLA does not fuse the draw's multiply-add: so the reference asks for level 2 explicitly).
+    keys = jnp.stack([jax.random.key(s) for s in (0, 7)])
+    many = init_params_many(model, keys)
+    for i, key in enumerate(keys):
+        reference = jax.jit(lambda k: init_params(model, k)).lower(key).compile(OPT_LEVEL_2)(key)
+        for a, b in zip(jax.tree_util.tree_leaves(reference), jax.tree_util.tree_leaves(many), strict=True):
+            np.testing.assert_array_equal(np.asarray(b)[i], np.asarray(a))
+
+
+def test_host_uniform_conversion_equals_jax_uniform():
+    # u * 2b - b in float64 then one rounding: the fused multiply-add XLA computes, draw for draw
+    from mnist1d_jax.layers import _bits_to_uniform
+
+    for i, (shape, fan_in) in enumerate([((300, 200), 3), ((1000,), 47), ((64, 33), 1), ((17, 5, 3), 300)]):
+        key = jax.random.key(100 + i)
+        bound = 1 / np.sqrt(fan_in)
+        def draw(k, shape=shape, bound=bound):
+            return jax.random.uniform(k, shape, jnp.float32, -bound, bound)
+
+        ref = np.asarray(jax.jit(draw).lower(key).compile(OPT_LEVEL_2)(key))
+        np.testing.assert_array_equal(_bits_to_uniform(np.asarray(jax.random.bits(key, shape, jnp.uint32)), bound),
+                                      ref)

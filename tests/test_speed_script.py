@@ -16,10 +16,12 @@ def test_speed_script_quick_writes_every_section(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sections = json.loads(out.read_text())["sections"]
-    assert set(sections) == {"data", "train", "meta"}
+    assert set(sections) == {"data", "train", "meta", "floors"}
     for rows in sections.values():
         assert rows and all(isinstance(r["ours_s"], float | int) and r["ours_s"] > 0 for r in rows)
     meta_rows = {r["what"]: r for r in sections["meta"]}
     assert any("learning rate" in what for what in meta_rows)
     assert any("tabulated" in what for what in meta_rows) and any("exact" in what for what in meta_rows)
     assert "### meta" in proc.stdout
+    floors = {r["what"]: r for r in sections["floors"]}
+    assert any("search round" in what for what in floors) and any("8 % density" in what for what in floors)

@@ -1,6 +1,7 @@
 """Width sweeps: a padded width trains exactly like the real one; true fan-in init; buckets; shapes."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from mnist1d_jax.sweeps import (
     default_cnn_channels,
     default_mlp_widths,
     init_padded,
+    init_padded_many,
     param_count,
     sweep_widths,
     width_at_params,
@@ -48,6 +50,18 @@ def test_init_at_true_fan_in_and_zero_padding():
     assert head.shape == (30, 10) and not head[20:].any() and np.abs(head[:20]).max() <= 1 / np.sqrt(20)
 
 
+def test_init_padded_many_equals_init_padded():
+    keys = jnp.stack([jax.random.key(s) for s in (3, 4)])
+    for name, width, padded in [("mlp", 9, 30), ("cnn", 4, 6)]:
+        params, mask = init_padded_many(name, width, padded, keys)
+        for i in range(2):  # the reference at XLA's default optimisation level (see test_models)
+            p1, m1 = jax.jit(lambda k, name=name, width=width, padded=padded: init_padded(name, width, padded, k)
+                             ).lower(keys[i]).compile({"xla_backend_optimization_level": 2})(keys[i])
+            for a, b in zip(jax.tree_util.tree_leaves((p1, m1)), jax.tree_util.tree_leaves((params, mask)),
+                            strict=True):
+                np.testing.assert_array_equal(np.asarray(b)[i], np.asarray(a))
+
+
 def test_buckets_and_paper_grids():
     widths = default_mlp_widths()
     assert widths == [2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300]
@@ -57,6 +71,10 @@ def test_buckets_and_paper_grids():
     padded_cost = sum(len(g) * cost_fn("mlp")(max(g)) for g in groups)
     assert padded_cost < 0.5 * len(widths) * cost_fn("mlp")(300)  # far cheaper than padding all to 300
     assert param_count("mlp", 47) == 4663 and param_count("cnn", 18) == 2998
+    # one seed on two devices: a lone width would leave a core repeating its run, so widths pair up
+    alone = bucket_widths([100, 200], cost_fn("mlp"), max_buckets=2, overhead=0.0)
+    paired = bucket_widths([100, 200], cost_fn("mlp"), max_buckets=2, overhead=0.0, runs_per_width=1, devices=2)
+    assert alone == [[100], [200]] and paired == [[100, 200]]
     assert abs(width_at_params("mlp", param_count("mlp", 177)) - 177) < 1e-6
 
 

@@ -147,7 +147,8 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
         sweep_cfg = config.sweep(loss)
         seeds = config.panel_seeds(panel)
         parts, jobs = [], []
-        for bucket in bucket_widths(widths, cost_fn(model), config.max_buckets, config.bucket_overhead):
+        for bucket in bucket_widths(widths, cost_fn(model), config.max_buckets, config.bucket_overhead,
+                                    runs_per_width=len(seeds), devices=jax.device_count()):
             path = _part_path(out_dir, panel, max(bucket))
             # what determines the numbers of this bucket (so runs with other panels or labels reuse it)
             tag = {"sweep": asdict(sweep_cfg), "model": model, "noisy": is_noisy, "noise": config.noise,

@@ -32,7 +32,7 @@ import numpy as np
 from mnist1d_jax import masks as M
 from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.io import get_dataset
-from mnist1d_jax.models import get_model, init_params
+from mnist1d_jax.models import get_model, init_params_many
 from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
 from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.train import TrainState, cross_entropy, make_optimizer, train_step
@@ -206,8 +206,10 @@ def _data(seed: int = 42, permutation=None, flip: bool = False):
 
 
 def theta0(cfg: LotteryConfig, seed: int):
-    """Initial weights of the width-``cfg.width`` residual MLP, PyTorch-default init from ``key(seed)``."""
-    return init_params(get_model("mlp", width=cfg.width, depth=2, residual=True), jax.random.key(seed))
+    """Initial weights of the width-``cfg.width`` residual MLP, PyTorch-default init from ``key(seed)`` (the
+    values of ``init_params``, from a quickly compiled setup program)."""
+    model = get_model("mlp", width=cfg.width, depth=2, residual=True)
+    return jax.tree_util.tree_map(lambda a: a[0], init_params_many(model, jax.random.key(seed)[None]))
 
 
 def _save_state(path: Path, state: dict) -> None:
