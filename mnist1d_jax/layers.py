@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
 from collections.abc import Callable
 
 import jax
@@ -43,7 +44,7 @@ def uniform_init(bound: float) -> Initializer:
     """
 
     def init(key: Array, shape, dtype=jnp.float32) -> Array:
-        if _HOST_UNIFORM[0] and jnp.dtype(dtype) == jnp.float32:
+        if getattr(_HOST_UNIFORM, "on", False) and jnp.dtype(dtype) == jnp.float32:
             return _uniform_via_host(key, tuple(shape), bound)
         return jax.random.uniform(key, shape, dtype, minval=-bound, maxval=bound)
 
@@ -52,25 +53,25 @@ def uniform_init(bound: float) -> Initializer:
 
 # Initialising a model eagerly compiles every op for its shapes, and jit-compiling the init spends seconds in
 # LLVM on jax.random's bit generator: ~4 s per model width either way, minutes for a width sweep. A setup
-# program compiled without LLVM's passes (``devices.jit_setup``) takes ~0.3 s but is only exact for integer
+# program compiled without LLVM's passes (``devices.jit_setup``) takes ~1 s but is only exact for integer
 # work: XLA fuses ``u * (hi - lo) + lo`` into one fused multiply-add at its default level and not at level 0,
 # which moves the last bit of some draws. So inside this context the initialiser draws the raw bits in the
 # program (integers: the same at every level) and a host callback turns them into floats: ``u * 2b - b`` is
 # computed in float64, where it is exact (u has 23 fraction bits and b 24 significant bits, so the sum needs
 # fewer than 53), and rounded once to float32 -- exactly the fused multiply-add's result. Tested equal to
-# ``jax.random.uniform`` draw for draw.
-_HOST_UNIFORM = [False]
+# ``jax.random.uniform`` draw for draw. The switch is per thread (studies trace programs on two threads).
+_HOST_UNIFORM = threading.local()
 
 
 @contextlib.contextmanager
 def exact_uniform_on_host():
     """While tracing inside this context, ``uniform_init`` draws are bits in the program plus an exact host
     conversion (for init programs compiled by ``devices.jit_setup``; same values as ``jax.random.uniform``)."""
-    previous, _HOST_UNIFORM[0] = _HOST_UNIFORM[0], True
+    previous, _HOST_UNIFORM.on = getattr(_HOST_UNIFORM, "on", False), True
     try:
         yield
     finally:
-        _HOST_UNIFORM[0] = previous
+        _HOST_UNIFORM.on = previous
 
 
 def _bits_to_uniform(bits: np.ndarray, bound: float) -> np.ndarray:

@@ -258,7 +258,7 @@ def init_params_many(model: nn.Module, keys: Array, input_length: int = 40) -> A
     """``init_params`` for a stack of keys ``(S,)`` in one quickly compiled setup program: leaves ``(S, ...)``.
 
     For PyTorch-default (``init_scheme="torch"``) models the values equal ``[init_params(model, k) for k in
-    keys]`` bit for bit (``layers.exact_uniform_on_host``), at ~0.3 s per new model shape instead of ~4 s
+    keys]`` bit for bit (``layers.exact_uniform_on_host``), at ~1 s per new model shape instead of ~4 s
     (eager initialisation compiles every op; a jitted one spends seconds optimising the bit generator).
     """
     return _many_initializer(model, input_length)(keys)

@@ -95,7 +95,7 @@ def init_padded(name: str, width: int, padded: int, key: Array) -> tuple[PyTree,
 
 def init_padded_many(name: str, width: int, padded: int, keys: Array) -> tuple[PyTree, PyTree]:
     """``init_padded`` for a stack of keys ``(S,)`` at once (leaves ``(S, ...)``), the same values bit for bit,
-    from one quickly compiled setup program (``models.init_params_many``): a sweep's inits take ~0.3 s per
+    from one quickly compiled setup program (``models.init_params_many``): a sweep's inits take ~1 s per
     width instead of ~4 s."""
     real = init_params_many(model_for(name, width), keys)
     shapes = jax.eval_shape(lambda: init_params(model_for(name, padded), keys[0]))
