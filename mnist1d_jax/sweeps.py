@@ -99,13 +99,8 @@ def init_padded_many(name: str, width: int, padded: int, keys: Array) -> tuple[P
     width instead of ~4 s."""
     real = init_params_many(model_for(name, width), keys)
     shapes = jax.eval_shape(lambda: init_params(model_for(name, padded), keys[0]))
-
-    def pad(s, b):  # the run axis stays, every other axis is zero-padded at its end
-        return jnp.pad(s, [(0, 0)] + [(0, bd - sd) for sd, bd in zip(s.shape[1:], b.shape, strict=True)])
-
-    params = jax.tree_util.tree_map(pad, real, shapes)
-    mask = jax.tree_util.tree_map(pad, jax.tree_util.tree_map(jnp.ones_like, real), shapes)
-    return params, mask
+    pad = jax.vmap(lambda tree: embed(tree, shapes))  # the run axis stays, every other axis is padded
+    return pad(real), pad(jax.tree_util.tree_map(jnp.ones_like, real))
 
 
 def bucket_widths(widths: Sequence[int], cost: Callable[[int], float], max_buckets: int = 6,
