@@ -39,6 +39,29 @@ def test_report_only_summarises_results_already_there_and_names_what_it_cannot(t
     (tmp_path / "tsne.json").write_text("{}")  # a record from another version
     assert main(["reproduce", "--report-only", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "REPORT.md").read_text()
-    assert "| The dataset (Fig. 1) and its exactness | ran separately |" in report
+    assert "| The dataset (Fig. 1) and its exactness |  | ran separately |" in report
     assert "tsne.json could not be summarised (KeyError" in report
-    assert "| Pooling vs training-set size (Fig. 7) | not run |" in report
+    assert "| Pooling vs training-set size (Fig. 7) |  | not run |" in report
+
+
+def test_paper_seed_mode_passes_the_papers_run_counts_and_is_a_separate_resume_state(tmp_path):
+    """``--seeds paper`` gives each study the paper's own run count; a study finished in one seed mode is not
+    taken as done in the other, and ``{out}`` places per-run files (checkpoints) inside the output folder."""
+    by_name = {s.name: s for s in reproduce.STUDIES}
+    dd = by_name["double_descent"]
+    assert dd.command(tmp_path, quick=False, seeds="paper")[-2:] == ["--seeds", "0"]
+    assert "--seeds" not in dd.command(tmp_path, quick=False)
+    assert dd.command(tmp_path, quick=True, seeds="paper")[-2:] == ["--quick", "--smoke"]  # quick wins
+    act = by_name["metalearn_activation"].command(tmp_path, quick=False, seeds="paper")
+    assert str(tmp_path / "metalearn_activation_state.npz") in act and not any("{out}" in a for a in act)
+    assert by_name["benchmarks"].command(tmp_path, quick=False).count("--resume") == 1
+
+    assert main(["reproduce", "--quick", "--only", "dataset", "--out", str(tmp_path)]) == 0
+    state = json.loads((tmp_path / reproduce.STATE).read_text())
+    assert state["dataset"]["seeds"] == "default"
+    assert reproduce._done(state, by_name["dataset"], tmp_path, quick=True, seeds="default")
+    assert not reproduce._done(state, by_name["dataset"], tmp_path, quick=True, seeds="paper")
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| The dataset (Fig. 1) and its exactness | default |" in report and "| **all studies** |" in report
+    with pytest.raises(ValueError, match="seeds must be one of"):
+        reproduce.reproduce(tmp_path, quick=True, seeds="many")
