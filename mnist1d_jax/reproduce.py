@@ -221,6 +221,10 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
         lines += ["| quantity | paper | ours |", "|---|---|---|"]
         for row in rows:
             lines.append(f"| {row['quantity']} | {row['paper']} | {row['ours']} |")
+        # A row whose number falls outside the paper's band carries its explanation (computed from the record).
+        notes = [f"- *{row['quantity']}*: {row['why']}." for row in rows if row.get("why")]
+        if notes:
+            lines += ["", "Where ours differs from the paper's:", "", *notes]
     text = "\n".join(lines) + "\n"
     return atomic_write(out / "REPORT.md", lambda f: f.write(text.encode()))
 

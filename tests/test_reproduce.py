@@ -65,3 +65,23 @@ def test_paper_seed_mode_passes_the_papers_run_counts_and_is_a_separate_resume_s
     assert "| The dataset (Fig. 1) and its exactness | default |" in report and "| **all studies** |" in report
     with pytest.raises(ValueError, match="seeds must be one of"):
         reproduce.reproduce(tmp_path, quick=True, seeds="many")
+
+
+def test_a_number_outside_the_papers_band_gets_its_explanation_in_the_report(tmp_path, monkeypatch):
+    from mnist1d_jax.studies import benchmarks
+
+    def cell(best):
+        return {"harness": {"best_test_acc": best, "final_test_acc": best}}
+
+    record = {"config": {"seeds": 2}, "cells": {"mlp/default": cell([65.0, 65.4]), "cnn/default": cell([94.0, 93.0]),
+                                                "logistic/default": cell([28.0, 28.2])}}
+    rows = {r["quantity"].split(",")[0]: r for r in benchmarks.report_rows(record)}
+    assert "inside the acceptance band 64–69" in rows["mlp"]["why"]
+    assert "why" not in rows["cnn"]  # 93.5 is within the paper's 94 ± 2
+    assert "outside the acceptance band 31–33" in rows["logistic"]["why"]
+
+    (tmp_path / "dataset.json").write_text("{}")
+    monkeypatch.setattr(reproduce, "_study_rows", lambda study, out: [
+        {"quantity": "q1", "paper": "1", "ours": "1"}, {"quantity": "q2", "paper": "1", "ours": "3", "why": "because"}])
+    report = reproduce.write_report(tmp_path, {}, quick=False).read_text()
+    assert "Where ours differs from the paper's:\n\n- *q2*: because." in report and "*q1*" not in report

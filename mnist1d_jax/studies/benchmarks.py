@@ -41,6 +41,17 @@ PAPER = {  # Table 1 (test accuracy %, mean +- spread); shuffled spreads as the 
     "shuffled": {"logistic": (32, 1), "mlp": (68, 2), "cnn": (56, 2), "gru": (57, 2)},
 }
 REVIEW = {"cnn": (96.8, 0.5), "mlp": (73.3, 1.4)}  # the independent review's improved baselines (100 seeds)
+# The port's acceptance bands (best over evaluations), set by the original notebook's saved 2020 and 2024 runs
+# (EXPERIMENTS.md §2.4); a mean outside the paper's ± but inside its band gets a note saying so in REPORT.md.
+BAND = {
+    "default": {"logistic": (31, 33), "mlp": (64, 69), "cnn": (92, 95), "gru": (89, 92)},
+    "shuffled": {"logistic": (31, 33), "mlp": (64, 69), "cnn": (53, 60), "gru": (53, 60)},
+}
+SAVED_RUNS = {  # what the original's saved runs reached (EXPERIMENTS.md §2.4), quoted beside a note
+    "mlp": "the 2024 MLP run peaked at ~66",
+    "cnn": "the shuffled CNN runs reached 58.3 (2020) and 58.7 (2024) at step 6,000",
+    "gru": "the shuffled GRU runs reached 57.2 (2020) and 56.8 (2024) at step 1,000, their best saved point",
+}
 HUMAN = 95.8
 COLORS = {"logistic": "tab:blue", "mlp": "tab:orange", "cnn": "tab:green", "gru": "tab:red"}
 
@@ -186,14 +197,27 @@ def report_rows(results: dict[str, Any]) -> list[dict]:
     for key, cell in results["cells"].items():
         model, name = key.split("/")
         paper = PAPER[name][model]
-        rows.append({"quantity": f"{model}, {name} data: test accuracy, best over evaluations (%)",
-                     "paper": f"{paper[0]} ± {paper[1]}",
-                     "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds} seeds); final "
-                             f"{_ms(cell['harness']['final_test_acc'])}"})
+        row = {"quantity": f"{model}, {name} data: test accuracy, best over evaluations (%)",
+               "paper": f"{paper[0]} ± {paper[1]}",
+               "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds} seeds); final "
+                       f"{_ms(cell['harness']['final_test_acc'])}"}
+        mean = float(np.mean(cell["harness"]["best_test_acc"]))
+        if abs(mean - paper[0]) > paper[1]:
+            lo, hi = BAND[name][model]
+            row["why"] = (f"outside the paper's ± {paper[1]} "
+                          + (f"but inside the acceptance band {lo}–{hi} set by the original notebook's own saved "
+                             f"runs (EXPERIMENTS.md §2.4{'; ' + SAVED_RUNS[model] if model in SAVED_RUNS else ''})"
+                             if lo <= mean <= hi
+                             else f"and outside the acceptance band {lo}–{hi} of the original's saved runs"))
+        rows.append(row)
     for kind, r in (results.get("improved") or {}).items():
-        rows.append({"quantity": f"improved {kind}: validation-selected test accuracy (%)",
-                     "paper": f"review {REVIEW[kind][0]} ± {REVIEW[kind][1]}",
-                     "ours": f"{_ms(r['selected_test_acc'])} ({r.get('chosen_by', 'fixed a priori')})"})
+        row = {"quantity": f"improved {kind}: validation-selected test accuracy (%)",
+               "paper": f"review {REVIEW[kind][0]} ± {REVIEW[kind][1]}",
+               "ours": f"{_ms(r['selected_test_acc'])} ({r.get('chosen_by', 'fixed a priori')})"}
+        if float(np.mean(r["selected_test_acc"])) > REVIEW[kind][0] + 2 * REVIEW[kind][1]:
+            row["why"] = ("above the review: ours is a different recipe (augmentation, PReLU, width; see "
+                          "benchmarks.md), chosen on a validation split only, so the test set never picked it")
+        rows.append(row)
     return rows
 
 
