@@ -405,9 +405,10 @@ def report_rows(record: dict) -> list[dict]:
              "paper": "~68 (68.4 at step 300)", "ours": fmt("learned")}
     grad = np.asarray(record["curves"]["grad_log10_norm"], float)  # [seeds, outer steps]
     if s["margin_over_best_baseline"] < 5 and np.nanmax(grad) > 10:
-        first = [int(np.argmax(g > 10)) for g in grad if (g > 10).any()]
+        first = sorted(int(np.argmax(g > 10)) for g in grad if (g > 10).any())
+        when = f"{first[0]}" if first[0] == first[-1] else f"{first[0]}–{first[-1]}"
         final["why"] = (f"the exact meta-gradient of the unrolled inner run explodes (norm > 1e10 from outer step "
-                        f"{min(first)}–{max(first)} on, up to 1e{np.nanmax(grad):.0f}) once the unroll turns chaotic; "
+                        f"{when} on, up to 1e{np.nanmax(grad):.0f}) once the unroll turns chaotic; "
                         "clipped to signs, the outer steps then degrade the iterate. The iterate with the lowest "
                         "meta-objective (training losses only) is reported below it")
     rows = [

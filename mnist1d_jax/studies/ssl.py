@@ -241,10 +241,14 @@ def draw(out: Path) -> Path:
 
 def summarize(r: dict) -> list[dict]:
     default = np.asarray(r["variants"]["default"]["probe_accuracy"])
+    h = {"quantity": "linear probe on the encoder output h (%)", "paper": "82.1 (one seed; 69-86 over seeds)",
+         "ours": f"{default[:, 3].mean():.1f} ± {default[:, 3].std():.1f} ({len(default)} seeds)"}
+    if len(default) < 5 and default[:, 3].mean() < 82:
+        h["why"] = (f"{len(default)} seed(s): the probe on h depends strongly on the seed (69–86 % over 4 seeds in "
+                    "the spec's JAX cross-check, EXPERIMENTS.md §8); the target is a mean over ≥ 5 seeds (the default)")
     rows = [
         {"quantity": "linear probe on raw inputs (%)", "paper": "32.8", "ours": f"{r['pixel_probe']:.1f}"},
-        {"quantity": "linear probe on the encoder output h (%)", "paper": "82.1 (one seed; 69-86 over seeds)",
-         "ours": f"{default[:, 3].mean():.1f} ± {default[:, 3].std():.1f} ({len(default)} seeds)"},
+        h,
         {"quantity": "linear probe on z, default projector (%)", "paper": "75.0",
          "ours": f"{default[:, -1].mean():.1f} ± {default[:, -1].std():.1f}"},
     ]
