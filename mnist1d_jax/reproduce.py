@@ -3,7 +3,7 @@
     mnist1d-jax reproduce                    # every study, resumable
     mnist1d-jax reproduce --only tsne lottery
     mnist1d-jax reproduce --quick --out /tmp/quick   # tiny configs: checks the pipeline in minutes
-    mnist1d-jax reproduce --seeds paper --out figures/paper_seeds   # the paper's own run counts (one seed each)
+    mnist1d-jax reproduce --seeds paper --out figures/paper_seeds   # the paper's own run counts (often one seed)
 
 Each study runs as its own process (``python -m mnist1d_jax.studies.<name> --out DIR``), so a crash or
 Ctrl-C in one study loses nothing that finished: a study's results are written atomically when it ends, and
@@ -190,7 +190,7 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
            " this table but in their JSON" if separately else "")
         + ". Each study's JSON beside its figure holds the config, seeds, versions and completeness.",
         "",
-        "| study | seeds | ours (min) | original code on this machine (min) |",
+        "| study | seeds | ours (min) | original code on this machine (min; the lottery's is its search alone) |",
         "|---|---|---:|---:|",
     ]
     for study in STUDIES:

@@ -93,3 +93,16 @@ def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
     with open(path) as f:
         return json.load(f)
+
+
+def mean_std(values, digits: int = 1) -> str:
+    """``"m ± s"`` over seeds for reports; a single value alone (a spread over one seed says nothing)."""
+    v = np.asarray(values, float).ravel()
+    if v.size == 0:
+        return "–"
+    return f"{v[0]:.{digits}f}" if v.size == 1 else f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+
+
+def seeds_text(n: int) -> str:
+    """``"1 seed"``, ``"5 seeds"``."""
+    return f"{n} seed" if n == 1 else f"{n} seeds"

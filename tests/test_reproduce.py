@@ -85,3 +85,10 @@ def test_a_number_outside_the_papers_band_gets_its_explanation_in_the_report(tmp
         {"quantity": "q1", "paper": "1", "ours": "1"}, {"quantity": "q2", "paper": "1", "ours": "3", "why": "because"}])
     report = reproduce.write_report(tmp_path, {}, quick=False).read_text()
     assert "Where ours differs from the paper's:\n\n- *q2*: because." in report and "*q1*" not in report
+
+
+def test_report_numbers_of_a_single_seed_carry_no_spread():
+    from mnist1d_jax.results import mean_std, seeds_text
+
+    assert mean_std([65.44]) == "65.4" and mean_std([1.0, 3.0]) == "2.0 ± 1.0" and mean_std([]) == "–"
+    assert seeds_text(1) == "1 seed" and seeds_text(5) == "5 seeds"

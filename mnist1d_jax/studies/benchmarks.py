@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.results import mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies import improved
 from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
@@ -154,8 +154,7 @@ def run(config: BenchmarksConfig = BenchmarksConfig(), progress: bool = True, ch
 
 
 def _ms(values) -> str:
-    v = np.asarray(values, float)
-    return f"{v.mean():.1f} ± {v.std():.1f}" if v.size else "–"
+    return mean_std(values)
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -199,7 +198,7 @@ def report_rows(results: dict[str, Any]) -> list[dict]:
         paper = PAPER[name][model]
         row = {"quantity": f"{model}, {name} data: test accuracy, best over evaluations (%)",
                "paper": f"{paper[0]} ± {paper[1]}",
-               "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds} seeds); final "
+               "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds_text(seeds)}); final "
                        f"{_ms(cell['harness']['final_test_acc'])}"}
         mean = float(np.mean(cell["harness"]["best_test_acc"]))
         if abs(mean - paper[0]) > paper[1]:

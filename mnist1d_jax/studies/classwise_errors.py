@@ -22,7 +22,7 @@ import numpy as np
 
 from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.results import mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
 from mnist1d_jax.templates import NUM_CLASSES
 
@@ -148,7 +148,7 @@ def summarize(r: dict) -> list[dict]:
     cnn = np.asarray(r["cnn"]["class_error_first_500"]).mean(0)
     hardest = lambda e: ", ".join(str(c) for c in np.argsort(-e)[:3])  # noqa: E731
     cnn_row = {"quantity": "CNN accuracy on the first 500 test examples, T = 3,000 (%)",
-               "paper": "93.2 (2020), 90.4 (2024)", "ours": f"{acc.mean():.1f} ± {acc.std():.1f} ({len(acc)} seeds)"}
+               "paper": "93.2 (2020), 90.4 (2024)", "ours": f"{mean_std(acc)} ({seeds_text(len(acc))})"}
     if not 89.4 <= acc.mean() <= 94.2:  # the original's two runs, ± 1 point
         cnn_row["why"] = (f"{len(acc)} run(s) on 500 examples (one example is 0.2 points); the original's own two runs "
                           "differ by 2.8 points, and its 2024 run had an unseeded init (EXPERIMENTS.md §0.3)")

@@ -28,7 +28,7 @@ from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.io import get_dataset
 from mnist1d_jax.legacy_stream import map_example_draws
-from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.results import provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies.common import save_figure
 from mnist1d_jax.studies.lottery import run_parallel
 from mnist1d_jax.sweeps import (
@@ -388,7 +388,7 @@ def summarize(record: dict) -> list[dict]:
                          "ours": f"{P[name]['seconds_per_point']:.1f} s/point wall, "
                                  f"{P[name].get('cpu_seconds_per_point', float('nan')):.1f} s CPU; panel "
                                  f"{P[name]['seconds'] / 60:.1f} min for {P[name].get('timed_points', '?')} "
-                                 f"(width, seed) points ({len(P[name]['seeds'])} seeds)"})
+                                 f"(width, seed) points ({seeds_text(len(P[name]['seeds']))})"})
     return rows
 
 

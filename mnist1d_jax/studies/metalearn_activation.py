@@ -23,7 +23,7 @@ import optax
 
 from mnist1d_jax import meta as metalib
 from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.results import atomic_write, provenance, write_json
+from mnist1d_jax.results import atomic_write, mean_std, provenance, seeds_text, write_json
 from mnist1d_jax.studies import activation_core as core
 from mnist1d_jax.studies.common import save_figure
 
@@ -395,11 +395,11 @@ def main(config: ActivationStudyConfig, out: str | Path, *, checkpoint_path=None
 def report_rows(record: dict) -> list[dict]:
     """Rows for figures/REPORT.md (paper's number beside ours)."""
     s = record["summary"]
-    fmt = lambda k: f"{s[k]['mean']:.1f} ± {s[k]['std']:.1f}"  # noqa: E731
+    fmt = lambda k: mean_std(s[k]["per_seed"])  # noqa: E731
     best = s["best_baseline"]
     what = (f"{record['g_architecture']} g"
             f"{'' if record.get('exact', True) else ', tabulated ' + str(record['config']['g_table'])}, "
-            f"{len(s['learned']['per_seed'])} seeds")
+            f"{seeds_text(len(s['learned']['per_seed']))}")
     final = {"quantity": f"test accuracy, learned activation, final iterate ({what}, "
                          f"{record['completed_outer_steps']} outer steps)",
              "paper": "~68 (68.4 at step 300)", "ours": fmt("learned")}

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from mnist1d_jax.config import DatasetConfig
 from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.results import mean_std, provenance, read_json, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
 
 # name -> CNN fields (EXPERIMENTS.md §7 table). Dense inputs: 800 for no_pool, 200 for the others.
@@ -179,8 +179,8 @@ def summarize(record: dict) -> list[dict]:
     table = final_table(record)
     rows = []
     for size in sorted(table):
-        ours = ", ".join(f"{v.split('_')[0]} {table[size][v][0]:.1f}±{table[size][v][1]:.1f}" for v in VARIANTS
-                         if v in table[size])
+        ours = ", ".join(f"{v.split('_')[0]} {mean_std(record['runs'][f'{size}/{v}']['final_test_acc'])}"
+                         for v in VARIANTS if v in table[size])
         paper = ", ".join(f"{v.split('_')[0]} {a}" for v, a in zip(VARIANTS, PAPER.get(size, ()), strict=False))
         rows.append({"quantity": f"final test accuracy, {size:,} examples (%)", "paper": paper or "n/a",
                      "ours": ours})

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mnist1d_jax.devices import main_on_all_cores
 from mnist1d_jax.generator import make_dataset
 from mnist1d_jax.layers import Conv1dCLB, Dense, to_clb
-from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.results import atomic_write, mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies.common import save_figure, study_parser
 
 PROJECTORS = {"none": 0, "default": 1, "deep": 3}  # hidden 125-unit ReLU layers before the 16-d output
@@ -242,7 +242,7 @@ def draw(out: Path) -> Path:
 def summarize(r: dict) -> list[dict]:
     default = np.asarray(r["variants"]["default"]["probe_accuracy"])
     h = {"quantity": "linear probe on the encoder output h (%)", "paper": "82.1 (one seed; 69-86 over seeds)",
-         "ours": f"{default[:, 3].mean():.1f} ± {default[:, 3].std():.1f} ({len(default)} seeds)"}
+         "ours": f"{mean_std(default[:, 3])} ({seeds_text(len(default))})"}
     if len(default) < 5 and default[:, 3].mean() < 82:
         h["why"] = (f"{len(default)} seed(s): the probe on h depends strongly on the seed (69–86 % over 4 seeds in "
                     "the spec's JAX cross-check, EXPERIMENTS.md §8); the target is a mean over ≥ 5 seeds (the default)")
@@ -250,7 +250,7 @@ def summarize(r: dict) -> list[dict]:
         {"quantity": "linear probe on raw inputs (%)", "paper": "32.8", "ours": f"{r['pixel_probe']:.1f}"},
         h,
         {"quantity": "linear probe on z, default projector (%)", "paper": "75.0",
-         "ours": f"{default[:, -1].mean():.1f} ± {default[:, -1].std():.1f}"},
+         "ours": mean_std(default[:, -1])},
     ]
     for name, acc in r["variants"].items():
         acc = np.asarray(acc["probe_accuracy"]).mean(0)
