@@ -153,10 +153,6 @@ def run(config: BenchmarksConfig = BenchmarksConfig(), progress: bool = True, ch
     return results
 
 
-def _ms(values) -> str:
-    return mean_std(values)
-
-
 def markdown_table(results: dict[str, Any]) -> str:
     """Paper vs ours, test accuracy % (mean ± std over seeds)."""
     cfg = results["config"]
@@ -169,9 +165,9 @@ def markdown_table(results: dict[str, Any]) -> str:
         model, name = key.split("/")
         p = PAPER[name][model]
         h = cell["harness"]
-        lines.append(f"| {model} | {name} | {p[0]} ± {p[1]} | {_ms(h['final_test_acc'])} | "
-                     f"{_ms(h['best_test_acc'])} | {_ms(cell['harness_val']['selected_test_acc'])} | "
-                     f"{_ms(cell.get('modern', {}).get('selected_test_acc', []))} |")
+        lines.append(f"| {model} | {name} | {p[0]} ± {p[1]} | {mean_std(h['final_test_acc'])} | "
+                     f"{mean_std(h['best_test_acc'])} | {mean_std(cell['harness_val']['selected_test_acc'])} | "
+                     f"{mean_std(cell.get('modern', {}).get('selected_test_acc', []))} |")
     if results.get("improved"):
         lines += ["", "Improved baselines: validation-selected checkpoint, trained on 3,600 examples (400 held out for "
                   "validation; the test set is read once, at the end); modern protocol, cosine learning rate. How each "
@@ -184,8 +180,8 @@ def markdown_table(results: dict[str, Any]) -> str:
                                                                              "augment_noise") if c.get(k))
             desc = (f"{dict(c['model_kwargs'])}, {c['optimizer']} lr {c['learning_rate']}, wd {c['weight_decay']}, "
                     f"T = {c['total_steps']}" + (f", augment: {aug}" if aug else ""))
-            lines.append(f"| {kind} | {REVIEW[kind][0]} ± {REVIEW[kind][1]} | {_ms(r['selected_test_acc'])} | "
-                         f"{_ms(r['val_acc_best'])} | {desc} | {r.get('chosen_by', 'fixed a priori')} |")
+            lines.append(f"| {kind} | {REVIEW[kind][0]} ± {REVIEW[kind][1]} | {mean_std(r['selected_test_acc'])} | "
+                         f"{mean_std(r['val_acc_best'])} | {desc} | {r.get('chosen_by', 'fixed a priori')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -198,8 +194,8 @@ def report_rows(results: dict[str, Any]) -> list[dict]:
         paper = PAPER[name][model]
         row = {"quantity": f"{model}, {name} data: test accuracy, best over evaluations (%)",
                "paper": f"{paper[0]} ± {paper[1]}",
-               "ours": f"{_ms(cell['harness']['best_test_acc'])} ({seeds_text(seeds)}); final "
-                       f"{_ms(cell['harness']['final_test_acc'])}"}
+               "ours": f"{mean_std(cell['harness']['best_test_acc'])} ({seeds_text(seeds)}); final "
+                       f"{mean_std(cell['harness']['final_test_acc'])}"}
         mean = float(np.mean(cell["harness"]["best_test_acc"]))
         if abs(mean - paper[0]) > paper[1]:
             lo, hi = BAND[name][model]
@@ -212,7 +208,7 @@ def report_rows(results: dict[str, Any]) -> list[dict]:
     for kind, r in (results.get("improved") or {}).items():
         row = {"quantity": f"improved {kind}: validation-selected test accuracy (%)",
                "paper": f"review {REVIEW[kind][0]} ± {REVIEW[kind][1]}",
-               "ours": f"{_ms(r['selected_test_acc'])} ({r.get('chosen_by', 'fixed a priori')})"}
+               "ours": f"{mean_std(r['selected_test_acc'])} ({r.get('chosen_by', 'fixed a priori')})"}
         if float(np.mean(r["selected_test_acc"])) > REVIEW[kind][0] + 2 * REVIEW[kind][1]:
             row["why"] = ("above the review: ours is a different recipe (augmentation, PReLU, width; see "
                           "benchmarks.md), chosen on a validation split only, so the test set never picked it")
