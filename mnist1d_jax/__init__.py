@@ -4,9 +4,9 @@ Data flows one way: `DatasetConfig` -> `make_dataset` (exact NumPy generator) ->
 training core -> a study -> a results file -> its figure.
 """
 
-from mnist1d_jax.config import ConfigError, DatasetConfig
-from mnist1d_jax.generator import Dataset, make_dataset
-from mnist1d_jax.templates import Templates, get_templates
+from mnist1d_jax.data.config import ConfigError, DatasetConfig
+from mnist1d_jax.data.generator import Dataset, make_dataset
+from mnist1d_jax.data.templates import Templates, get_templates
 
 __version__ = "0.1.0"
 

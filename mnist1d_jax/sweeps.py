@@ -15,7 +15,7 @@ over the devices pads); each bucket is ONE jitted ``vmap`` over its (width, seed
 initialised together by one quickly compiled program (``init_padded_many``, the eager values bit for bit).
 
 Models (``"mlp"``: Dense 40->n, ReLU, Dense n->n, ReLU, Dense n->10, no residual; ``"cnn"``: three convs of c
-channels, kernels 5/3/3, stride 2, pad 1, then Dense 5c->10) come from ``mnist1d_jax.models``; any model whose
+channels, kernels 5/3/3, stride 2, pad 1, then Dense 5c->10) come from ``mnist1d_jax.nn.models``; any model whose
 parameter leaves grow only along trailing-padded axes with the width works (``embed`` pads every axis at its
 end: the CNN head's rows ``c * 5 + l`` for channels c < n are exactly the first ``5n`` rows).
 
@@ -37,9 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax.devices import spread_leading, take_leading
-from mnist1d_jax.models import get_model, init_params, init_params_many
-from mnist1d_jax.train import TrainState, cross_entropy, make_optimizer, train_step
+from mnist1d_jax.core.loop import TrainState, cross_entropy, make_optimizer, train_step
+from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.nn.models import get_model, init_params, init_params_many
 
 Array = jax.Array
 PyTree = Any

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.results import provenance, read_json, write_json
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.report.results import provenance, read_json, write_json
 from mnist1d_jax.studies import benchmarks, improved
 
 

@@ -10,7 +10,7 @@ Finished (panel, width bucket) pieces are kept in figures/double_descent_parts/,
 
 import sys
 
-from mnist1d_jax.devices import main_on_all_cores
+from mnist1d_jax.backend import main_on_all_cores
 from mnist1d_jax.studies.double_descent import main
 
 if __name__ == "__main__":

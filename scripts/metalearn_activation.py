@@ -7,7 +7,7 @@ Same as ``mnist1d-jax metalearn-activation``: writes <out>.json, then draws <out
 
 import sys
 
-from mnist1d_jax.cli_meta import main
+from mnist1d_jax.cli.meta import main
 
 if __name__ == "__main__":
     sys.exit(main("metalearn-activation", sys.argv[1:]))

@@ -7,7 +7,7 @@ Same as ``mnist1d-jax metalearn-lr``: writes <out>.json, then draws <out>.png fr
 
 import sys
 
-from mnist1d_jax.cli_meta import main
+from mnist1d_jax.cli.meta import main
 
 if __name__ == "__main__":
     sys.exit(main("metalearn-lr", sys.argv[1:]))

@@ -5,7 +5,7 @@
 
 import sys
 
-from mnist1d_jax.devices import main_on_all_cores
+from mnist1d_jax.backend import main_on_all_cores
 from mnist1d_jax.studies.pooling import main
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mnist1d_jax import DatasetConfig, make_dataset  # noqa: E402
-from mnist1d_jax.devices import main_on_all_cores  # noqa: E402
-from mnist1d_jax.results import provenance, read_json, write_json  # noqa: E402
+from mnist1d_jax.backend import main_on_all_cores  # noqa: E402
+from mnist1d_jax.report.results import provenance, read_json, write_json  # noqa: E402
 
 SECTIONS = ("data", "train", "meta", "floors")
 

@@ -27,7 +27,7 @@ def _row(what, ours, reference, note=""):
 
 
 def lr_rows(quick: bool) -> list[dict]:
-    from mnist1d_jax.io import get_dataset
+    from mnist1d_jax.data.io import get_dataset
     from mnist1d_jax.studies import metalearn_lr as study
 
     config = study.LRStudyConfig.quick_config() if quick else study.LRStudyConfig()

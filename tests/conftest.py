@@ -19,12 +19,12 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 # the seed axis over devices (and its padding, for odd seed counts), as the scripts do on a multi-core machine.
 jax.config.update("jax_num_cpu_devices", 2)
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def frozen():
-    """The paper's frozen dataset (tests/data/README.md)."""
+    """The paper's frozen dataset (tests/fixtures/README.md)."""
     with np.load(DATA / "mnist1d_frozen.npz") as f:
         return {k: f[k] for k in f.files}
 

@@ -9,7 +9,7 @@ import pytest
 
 from mnist1d_jax import DatasetConfig, make_dataset
 from mnist1d_jax.cli import main
-from mnist1d_jax.io import load_dataset
+from mnist1d_jax.data.io import load_dataset
 
 
 def test_data_writes_the_requested_config(tmp_path, capsys):

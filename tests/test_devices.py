@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.devices import seed_sharding, spread_leading, take_leading, use_cpu_cores
+from mnist1d_jax.backend import use_cpu_cores
+from mnist1d_jax.core.parallel import seed_sharding, spread_leading, take_leading
 
 
 def test_suite_has_two_cpu_devices():

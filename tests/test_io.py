@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnist1d_jax import DatasetConfig, make_dataset
-from mnist1d_jax import io as dio
+from mnist1d_jax.data import io as dio
 
 
 @pytest.fixture(scope="module")

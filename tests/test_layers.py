@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.layers import PReLU, conv1d, conv1d_clb, conv_out_length, torch_bound, uniform_init
+from mnist1d_jax.nn.layers import PReLU, conv1d, conv1d_clb, conv_out_length, torch_bound, uniform_init
 
 
 def reference_conv(x, kernel, bias, stride, padding):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist1d_jax import legacy_stream
+from mnist1d_jax.data import legacy_stream
 
 
 def per_example_loop(rs, n, length, max_translation):

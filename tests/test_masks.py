@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mnist1d_jax import masks as M
-from mnist1d_jax.models import MLP, init_params
+from mnist1d_jax.nn.models import MLP, init_params
 
 
 def _params(width=24, seed=0):

@@ -211,7 +211,7 @@ def test_lr_sweep_cycles_its_starting_rates_over_the_inits():
 
 def test_init_does_not_depend_on_the_compiler_optimisation_level():
     """`jit_setup` compiles the init without LLVM's passes; the default level must give the same numbers."""
-    from mnist1d_jax.devices import jit_setup
+    from mnist1d_jax.core.parallel import jit_setup
 
     keys = jnp.arange(3)
     init = jax.vmap(lambda s: lr_study.init_mlp(jax.random.key(s)))

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.models import BiGRU, count_params, get_model, init_params, init_params_many
+from mnist1d_jax.nn.models import BiGRU, count_params, get_model, init_params, init_params_many
 
 OPT_LEVEL_2 = {"xla_backend_optimization_level": 2}  # XLA's default (tests/conftest.py lowers it to 0)
 PAPER_COUNTS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
@@ -130,7 +130,7 @@ def test_init_params_many_equals_init_params_bit_for_bit(model):
 
 def test_host_uniform_conversion_equals_jax_uniform():
     # u * 2b - b in float64 then one rounding: the fused multiply-add XLA computes, draw for draw
-    from mnist1d_jax.layers import _bits_to_uniform
+    from mnist1d_jax.nn.layers import _bits_to_uniform
 
     for i, (shape, fan_in) in enumerate([((300, 200), 3), ((1000,), 47), ((64, 33), 1), ((17, 5, 3), 300)]):
         key = jax.random.key(100 + i)

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from mnist1d_jax import reproduce
-from mnist1d_jax.cli import main
+from mnist1d_jax.cli import main, reproduce
 
 
 def test_quick_dataset_study_then_resume(tmp_path, capsys):
@@ -88,7 +87,7 @@ def test_a_number_outside_the_papers_band_gets_its_explanation_in_the_report(tmp
 
 
 def test_report_numbers_of_a_single_seed_carry_no_spread():
-    from mnist1d_jax.results import mean_std, seeds_text
+    from mnist1d_jax.report.results import mean_std, seeds_text
 
     assert mean_std([65.44]) == "65.4" and mean_std([1.0, 3.0]) == "2.0 ± 1.0" and mean_std([]) == "–"
     assert seeds_text(1) == "1 seed" and seeds_text(5) == "5 seeds"

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mnist1d_jax import DatasetConfig, make_dataset
-from mnist1d_jax.sampler import sample
+from mnist1d_jax.data.sampler import sample
 
 
 def test_shapes_dtypes_and_determinism():

@@ -8,8 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from mnist1d_jax.models import get_model, init_params
-from mnist1d_jax.train import (
+from mnist1d_jax.core.loop import (
     Data,
     TrainConfig,
     create_train_state,
@@ -20,6 +19,7 @@ from mnist1d_jax.train import (
     train_seeds,
     train_step,
 )
+from mnist1d_jax.nn.models import get_model, init_params
 
 
 def synthetic(n=200, n_test=60, d=40, seed=0):
@@ -147,7 +147,7 @@ def test_data_prepare_permutation():
 
 
 def test_augmentation_shifts_scales_and_leaves_evaluation_alone(data):
-    from mnist1d_jax.train import augment_batch
+    from mnist1d_jax.core.loop import augment_batch
 
     x = jnp.arange(12.0).reshape(2, 6)
     cfg = TrainConfig(augment_shift=2)

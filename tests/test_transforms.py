@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from mnist1d_jax import transforms
+from mnist1d_jax.data import transforms
 
 
 @pytest.mark.parametrize("old, new", [(72, 40), (48, 72), (2, 9), (13, 13), (100, 7)])

@@ -29,10 +29,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from mnist1d_jax.results import mean_std, provenance, read_json, seeds_text, write_json
+from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies import improved
-from mnist1d_jax.studies.common import save_figure
-from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
 
 SHUFFLE_PERMUTATION = (19, 16, 15, 26, 4, 12, 37, 27, 39, 6, 25, 9, 13, 31, 34, 8, 17, 24, 0, 33, 5, 11, 1, 29, 21,
                        2, 30, 36, 3, 35, 23, 32, 10, 22, 18, 20, 7, 14, 28, 38)
@@ -249,7 +249,7 @@ def write(results: dict[str, Any], out_dir: str | Path, stem: str = "benchmarks"
     json_path = write_json(out_dir / f"{stem}.json", {"provenance": provenance(), **results})  # keeps an old one
     png = draw(json_path, out_dir / f"{stem}.png")
     md = out_dir / f"{stem}.md"
-    from mnist1d_jax.results import atomic_write
+    from mnist1d_jax.report.results import atomic_write
 
     text = markdown_table(read_json(json_path))
     atomic_write(md, lambda f: f.write(text.encode()))

@@ -20,11 +20,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.results import mean_std, provenance, read_json, seeds_text, write_json
-from mnist1d_jax.studies.common import save_figure, study_parser
-from mnist1d_jax.templates import NUM_CLASSES
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.data.templates import NUM_CLASSES
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import mean_std, provenance, read_json, seeds_text, write_json
+from mnist1d_jax.studies.common import study_parser
 
 QUIZ_TEST_INDICES = {1: range(0, 100), 2: range(0, 100), 3: range(200, 300), 4: range(300, 400), 5: range(400, 500)}
 
@@ -71,7 +72,7 @@ def class_error_rates(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def cnn_predictions(config: ClasswiseConfig) -> tuple[np.ndarray, dict]:
     """Train the Table-1 CNN for ``total_steps`` with harness H over ``seeds`` seeds (one vmapped call);
     return test-set predictions (seeds, 1000) and timing."""
-    from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
+    from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
 
     data = prepare_data(make_dataset())
     train_config = TrainConfig(model="cnn", total_steps=config.total_steps, eval_every=config.total_steps,

@@ -1,4 +1,4 @@
-"""What every study shares: its command line and how it saves a figure.
+"""What every study script shares: its command line.
 
 Each study module exposes ``run(config, out)`` (does the work, writes its JSON), ``draw(out)`` (the figure
 from that JSON only) and ``main(argv)``; these helpers keep the last two uniform.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from mnist1d_jax.results import atomic_write
 
 
 def study_parser(description: str, *, quick_help: str, seeds: int | None = None) -> argparse.ArgumentParser:
@@ -27,16 +25,3 @@ def study_parser(description: str, *, quick_help: str, seeds: int | None = None)
     if seeds is not None:
         parser.add_argument("--seeds", type=int, default=seeds, help=f"how many seeds (default {seeds})")
     return parser
-
-
-def save_figure(fig, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:
-    """Lay out `fig` (``tight=False`` keeps the caller's layout), write it to `path` atomically (a crash never
-    leaves half a PNG; missing folders are made) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    if tight:
-        fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi))
-    plt.close(fig)
-    return path

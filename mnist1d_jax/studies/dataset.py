@@ -1,20 +1,26 @@
 """The dataset study (paper Fig. 1 and the generator's acceptance criterion, EXPERIMENTS.md §1.1–1.2).
 
-Draws the dataset figure and checks the regenerated default dataset against the frozen file's published
-fingerprints, plus the original package's output when it is installed.
+Draws the dataset figure (signals drawn vertically, time axis inverted, as the paper draws them) and checks
+the regenerated default dataset against the frozen file's published fingerprints, plus the original
+package's output when it is installed.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.plots import write_dataset_figure
-from mnist1d_jax.results import read_json, write_json
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data import transforms
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.generator import Dataset, make_dataset
+from mnist1d_jax.data.legacy_stream import draw_examples
+from mnist1d_jax.data.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import provenance, read_json, write_json
 from mnist1d_jax.studies.common import study_parser
 
 # Fingerprints of the frozen mnist1d_data.pkl (EXPERIMENTS.md §1.2).
@@ -76,6 +82,119 @@ def summarize(record: dict) -> list[dict]:
         rows.append({"quantity": "max abs diff of x, x_test, t vs the original package; labels equal",
                      "paper": "<= 1e-12; equal", "ours": f"{ref['max_abs_diff']:.1e}; {ref['labels_equal']}"})
     return rows
+
+
+def example_indices(dataset: Dataset, per_class: int) -> np.ndarray:
+    """(10, per_class) indices of the first training examples of each class."""
+    return np.stack([np.flatnonzero(dataset.y == c)[:per_class] for c in range(NUM_CLASSES)])
+
+
+def _vertical(ax, values, t, color, lim):
+    """Draw a signal 'vertically': value on the horizontal axis, time downwards, like a pen stroke."""
+    ax.plot(values, t, color=color, lw=2)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(lim, -lim)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def construction_steps(config: DatasetConfig, label: int = 3, seed: int = 0) -> list[tuple]:
+    """One example made step by step by the recipe of EXPERIMENTS.md §1.5: [(step name, t, x), ...].
+
+    The random numbers come from ``RandomState(seed)`` exactly as the generator draws them for one example.
+    """
+    rs = np.random.RandomState(seed)
+    d = draw_examples(rs, 1, config.working_length, config.max_translation)
+    templates = get_templates()
+    length = config.working_length
+    t_work = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, TEMPLATE_POINTS), templates.t)
+    low, high = config.padding
+    pad = low + int(d.pad_u[0] * (high - low + 1))
+    row = np.concatenate([templates.x[label] + transforms.EPS, np.zeros(pad)])
+    stretched = np.interp(np.linspace(0, 1, length), np.linspace(0, 1, len(row)), row)
+    moved = transforms.translate(stretched[None] * (1 + config.scale_coeff * (d.scale_u[0] - 0.5)), d.shift)[0]
+    background = transforms.gaussian_smooth(config.corr_noise_scale * d.normals[:, 0])[0]
+    noisy = np.where(moved != 0, moved, background)
+    noisier = noisy + config.iid_noise_scale * d.normals[0, 1]
+    sheared = noisier - config.shear_scale * (d.shear_u[0] - 0.5) * np.linspace(-0.5, 0.5, length)
+    final = transforms.linear_resample(sheared[None], config.final_seq_length)[0]
+    t_final = np.interp(np.linspace(0, 1, config.final_seq_length), np.linspace(0, 1, length), t_work)
+    return [
+        ("template", templates.t, templates.x[label]),
+        (f"pad {pad} + stretch", t_work, stretched),
+        (f"scale, shift {int(d.shift[0])}", t_work, moved),
+        ("+ smooth noise", t_work, noisy),
+        ("+ white noise", t_work, noisier),
+        ("shear", t_work, sheared),
+        (f"resample to {config.final_seq_length}", t_final, final),
+    ]
+
+
+def draw_dataset_figure(dataset: Dataset, path, per_class: int = 2) -> dict:
+    """Templates (top row), one example made step by step (second row) and `per_class` training examples
+    of each digit (standardised, on [-6, 6]^2).
+
+    Returns what was drawn (the example indices), for the JSON written beside the figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are files; never open a window
+    import matplotlib.pyplot as plt
+
+    idx = example_indices(dataset, per_class)
+    rows = 2 + per_class
+    fig, axes = plt.subplots(rows, NUM_CLASSES, figsize=(1.3 * NUM_CLASSES, 1.55 * rows))
+    for c in range(NUM_CLASSES):
+        _vertical(axes[0, c], dataset.templates.x[c], dataset.templates.t, "tab:blue", 1.0)
+        axes[0, c].set_title(str(c), fontsize=13)
+        for row in range(per_class):
+            _vertical(axes[2 + row, c], dataset.x[idx[c, row]], dataset.t, "black", 6.0)
+    steps = construction_steps(dataset.config)
+    for col, ax in enumerate(axes[1]):
+        if col >= len(steps):
+            ax.axis("off")
+            continue
+        name, t, x = steps[col]
+        _vertical(ax, x, t, "tab:red", 1.0)
+        ax.set_title(name, fontsize=8)
+    axes[0, 0].set_ylabel("template", fontsize=9)
+    axes[1, 0].set_ylabel("making a 3", fontsize=9)
+    for row in range(per_class):
+        axes[2 + row, 0].set_ylabel("example", fontsize=9)
+    cfg = dataset.config
+    fig.suptitle(
+        f"MNIST-1D: templates, how an example is made, and training examples "
+        f"({cfg.num_train:,} train / {cfg.num_test:,} test, seed {cfg.seed})",
+        fontsize=11,
+    )
+    save_figure(fig, path)
+    return {"example_indices": idx.tolist(), "construction": {"label": 3, "seed": 0}}
+
+
+def write_dataset_figure(data_path=None, png_path="figures/dataset.png") -> tuple[Path, dict]:
+    """Draw the dataset figure from a dataset file (default: generate the paper's data) and write its JSON.
+
+    The JSON beside the PNG records the config, the arrays' SHA-256, the examples drawn and the provenance.
+    """
+    from mnist1d_jax.data.io import arrays_sha256, load_dataset
+
+    dataset = make_dataset() if data_path is None else load_dataset(data_path)
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    drawn = draw_dataset_figure(dataset, png_path)
+    record = {
+        "figure": png_path.name,
+        "what": "templates (top row) and transformed training examples, drawn vertically",
+        "source": "generated: make_dataset(config)" if data_path is None else str(data_path),
+        "config": dataset.config.to_dict(),
+        "arrays_sha256": arrays_sha256(dataset.arrays()),
+        "num_train": len(dataset.x),
+        "num_test": len(dataset.x_test),
+        **drawn,
+        "provenance": provenance(),
+    }
+    write_json(png_path.with_suffix(".json"), record)
+    return png_path, record
 
 
 def main(argv=None) -> int:

@@ -24,12 +24,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.io import get_dataset
-from mnist1d_jax.legacy_stream import map_example_draws
-from mnist1d_jax.results import provenance, read_json, seeds_text, write_json
-from mnist1d_jax.studies.common import save_figure
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.io import get_dataset
+from mnist1d_jax.data.legacy_stream import map_example_draws
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies.lottery import run_parallel
 from mnist1d_jax.sweeps import (
     SweepConfig,

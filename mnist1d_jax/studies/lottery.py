@@ -30,12 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from mnist1d_jax import masks as M
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.io import get_dataset
-from mnist1d_jax.models import get_model, init_params_many
-from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
-from mnist1d_jax.studies.common import save_figure
-from mnist1d_jax.train import TrainState, cross_entropy, make_optimizer, train_step
+from mnist1d_jax.core.loop import TrainState, cross_entropy, make_optimizer, train_step
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.io import get_dataset
+from mnist1d_jax.nn.models import get_model, init_params_many
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
 
 REFERENCE_ROUND = 91  # s = 91/99 = 0.919, the paper's "92 % sparse" ticket
 SHUFFLE_PERM = [22, 20, 25, 4, 10, 15, 28, 11, 18, 29, 27, 35, 37, 2, 39, 30, 34, 16, 36, 8, 13, 5, 17, 14, 33, 7,

@@ -22,10 +22,10 @@ import numpy as np
 import optax
 
 from mnist1d_jax import meta as metalib
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.results import atomic_write, mean_std, provenance, seeds_text, write_json
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import atomic_write, mean_std, provenance, seeds_text, write_json
 from mnist1d_jax.studies import activation_core as core
-from mnist1d_jax.studies.common import save_figure
 
 BASELINE_ORDER = ("relu", "swish", "gelu", "elu", "softplus", "tanh", "sigmoid", "pwl_paper", "pwl_own")
 COLORS = {"relu": "gold", "swish": "orange", "gelu": "brown", "elu": "red", "softplus": "purple", "tanh": "blue",
@@ -75,7 +75,7 @@ class ActivationStudyConfig:
 
 def make_tasks(config: ActivationStudyConfig):
     """Per seed: the fixed inner task (batches, init, noise keys) and g's initial parameters, stacked [S, ...]."""
-    from mnist1d_jax.io import get_dataset
+    from mnist1d_jax.data.io import get_dataset
 
     data = get_dataset(DatasetConfig(num_samples=config.num_samples))
     cfg = config.inner()

@@ -21,10 +21,10 @@ import numpy as np
 import optax
 
 from mnist1d_jax import meta as metalib
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.devices import jit_setup
-from mnist1d_jax.results import provenance, write_json
-from mnist1d_jax.studies.common import save_figure
+from mnist1d_jax.core.parallel import jit_setup
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import provenance, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +183,7 @@ def _progress_callback(progress):
 
 def run(config: LRStudyConfig, progress=None) -> dict:
     """All runs in one compiled, vmapped outer scan; returns a JSON-able results dict."""
-    from mnist1d_jax.io import get_dataset
+    from mnist1d_jax.data.io import get_dataset
 
     data = get_dataset(DatasetConfig(num_samples=config.num_samples))
     batches = sequential_batches(data.x, data.y, config.inner_steps, config.batch_size)

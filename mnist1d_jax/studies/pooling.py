@@ -20,11 +20,12 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.results import mean_std, provenance, read_json, write_json
-from mnist1d_jax.studies.common import save_figure, study_parser
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import mean_std, provenance, read_json, write_json
+from mnist1d_jax.studies.common import study_parser
 
 # name -> CNN fields (EXPERIMENTS.md §7 table). Dense inputs: 800 for no_pool, 200 for the others.
 VARIANTS = {
@@ -61,7 +62,7 @@ def dataset_config(train_size: int, test_size: int = 1000) -> DatasetConfig:
 
 
 def train_config(variant: str, config: PoolingConfig):
-    from mnist1d_jax.train import TrainConfig
+    from mnist1d_jax.core.loop import TrainConfig
 
     fields = {"channels": (20, 20), "kernel_sizes": (3, 3), **VARIANTS[variant]}
     return TrainConfig(model="cnn", model_kwargs=tuple(fields.items()), total_steps=config.total_steps,
@@ -71,7 +72,7 @@ def train_config(variant: str, config: PoolingConfig):
 
 def run(config: PoolingConfig, out: Path) -> dict:
     """Train every (size, variant) over the seeds; results are saved after every size (resumable)."""
-    from mnist1d_jax.train import prepare_data, train_seeds
+    from mnist1d_jax.core.loop import prepare_data, train_seeds
 
     path = out / "pooling.json"
     record = read_json(path) if path.exists() else {}

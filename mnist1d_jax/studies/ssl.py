@@ -21,11 +21,12 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.layers import Conv1dCLB, Dense, to_clb
-from mnist1d_jax.results import atomic_write, mean_std, provenance, read_json, seeds_text, write_json
-from mnist1d_jax.studies.common import save_figure, study_parser
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.nn.layers import Conv1dCLB, Dense, to_clb
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import atomic_write, mean_std, provenance, read_json, seeds_text, write_json
+from mnist1d_jax.studies.common import study_parser
 
 PROJECTORS = {"none": 0, "default": 1, "deep": 3}  # hidden 125-unit ReLU layers before the 16-d output
 POSITIONS = np.arange(40, dtype=np.float32) - 19.5  # trend-removal t_j (NumPy: no JAX at import)

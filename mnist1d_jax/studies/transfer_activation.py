@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mnist1d_jax.config import DatasetConfig
+from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.studies import activation_core as core
 
 
@@ -132,7 +132,7 @@ def make_train(model: str, act: Callable, data, steps: int, eval_every: int = 25
 
 def run_transfer(config, f_on_grid, grid, g_params) -> dict:
     """Test accuracy of MLP and CNN with learned / ReLU / ELU / Swish over ``config.transfer_seeds`` seeds."""
-    from mnist1d_jax.io import get_dataset
+    from mnist1d_jax.data.io import get_dataset
 
     data = get_dataset(DatasetConfig())
     acts = {"learned": tabulated_activation(g_params), "relu": jax.nn.relu, "elu": jax.nn.elu,

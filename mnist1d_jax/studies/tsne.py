@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.devices import main_on_all_cores
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
-from mnist1d_jax.studies.common import save_figure, study_parser
+from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.studies.common import study_parser
 
 PAIRED = ["#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00", "#cab2d6",
           "#6a3d9a"]

@@ -14,7 +14,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from mnist1d_jax.templates import NUM_CLASSES
+from mnist1d_jax.data.templates import NUM_CLASSES
 
 # Schema version of the config as written into files and cache keys. Bump it when a field changes meaning.
 CONFIG_VERSION = 1

@@ -14,46 +14,9 @@ scripts call it first thing, except the lottery study's (``SINGLE_DEVICE_COMMAND
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-ENV_VAR = "MNIST1D_JAX_CPU_DEVICES"
-
-
-def use_cpu_cores(count: int | None = None, *, strict: bool = False) -> int:
-    """Ask JAX for ``count`` CPU devices (default: ``$MNIST1D_JAX_CPU_DEVICES``, else the usable cores).
-
-    Returns the number of CPU devices in effect. Once JAX has initialised its backends the count can no
-    longer change: then ``strict=True`` raises JAX's ``RuntimeError``, and the default returns the current
-    count unchanged (so calling the CLI's ``main`` twice in one process works).
-    """
-    if count is None:
-        env = os.environ.get(ENV_VAR, "").strip()
-        if env:
-            try:
-                count = int(env)
-            except ValueError:
-                raise ValueError(f"${ENV_VAR}={env!r} is not an integer") from None
-        else:
-            count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if count < 1:
-        raise ValueError(f"CPU device count must be >= 1, got {count}")
-    try:
-        jax.config.update("jax_num_cpu_devices", count)
-    except RuntimeError:
-        if strict:
-            raise
-        return len(jax.devices("cpu"))
-    return count
-
-
-def main_on_all_cores(main, *args):
-    """``use_cpu_cores()`` then ``main(*args)``: what every script's ``__main__`` block runs."""
-    use_cpu_cores()
-    return main(*args)
 
 
 def seed_sharding(n_seeds: int) -> tuple[NamedSharding | None, int]:
@@ -122,5 +85,4 @@ def take_leading(tree, n: int):
     return jax.tree_util.tree_map(lambda a: a if a.shape[0] == n else a[:n], tree)
 
 
-__all__ = ["ENV_VAR", "SETUP_COMPILE_OPTIONS", "jit_setup", "main_on_all_cores",
-           "seed_sharding", "spread_leading", "take_leading", "use_cpu_cores"]
+__all__ = ["SETUP_COMPILE_OPTIONS", "jit_setup", "seed_sharding", "spread_leading", "take_leading"]

@@ -35,9 +35,8 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from mnist1d_jax.devices import spread_leading, take_leading
-from mnist1d_jax.models import get_model
-from mnist1d_jax.step import (  # noqa: F401  (re-exported: the core's public API)
+from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.core.step import (  # noqa: F401  (re-exported: the core's public API)
     TrainState,
     apply_mask,
     create_train_state,
@@ -46,6 +45,7 @@ from mnist1d_jax.step import (  # noqa: F401  (re-exported: the core's public AP
     make_optimizer,
     train_step,
 )
+from mnist1d_jax.nn.models import get_model
 
 Array = jax.Array
 PyTree = Any
@@ -295,7 +295,7 @@ def train_seeds(keys: Array, data: Data, config: TrainConfig = TrainConfig(),
                 hparams: dict[str, Array] | None = None):
     """Many seeds in one compiled call: ``jax.vmap(train)`` over ``keys (S,)``; outputs gain a leading S axis.
 
-    With several devices (GPUs, or CPU cores after ``mnist1d_jax.devices.use_cpu_cores()``) the seed axis is
+    With several devices (GPUs, or CPU cores after ``mnist1d_jax.core.parallel.use_cpu_cores()``) the seed axis is
     split over them, still one compiled program; each seed's numbers are the same either way.
     """
     spread, n = spread_leading(keys)

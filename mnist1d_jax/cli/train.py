@@ -44,8 +44,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
     from mnist1d_jax.studies.benchmarks import SHUFFLE_PERMUTATION, load_dataset
-    from mnist1d_jax.train import TrainConfig, prepare_data, train_seeds
 
     val = args.val_fraction if args.val_fraction is not None else (0.1 if args.protocol == "modern" else 0.0)
     data = prepare_data(load_dataset(), val, 0, SHUFFLE_PERMUTATION if args.shuffled else None)
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m mnist1d_jax.cli_train ...
+if __name__ == "__main__":  # python -m mnist1d_jax.cli.train ...
     parser = argparse.ArgumentParser(prog="mnist1d-jax")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

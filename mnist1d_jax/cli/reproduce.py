@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist1d_jax.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ STUDIES = (
 SEED_MODES = ("default", "paper")
 STATE = "reproduce_state.json"
 # The figure scripts live beside the package in the repository (the package is installed from a checkout).
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def available(study: Study) -> bool:

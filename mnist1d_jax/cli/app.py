@@ -21,11 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.devices import use_cpu_cores
+from mnist1d_jax.backend import use_cpu_cores
+from mnist1d_jax.data.config import DatasetConfig
 
 # Modules that add a subcommand through ``register(subparsers)``; missing ones are skipped.
-_SUBCOMMANDS = ("mnist1d_jax.cli_train", "mnist1d_jax.cli_meta", "mnist1d_jax.cli_sweeps", "mnist1d_jax.reproduce")
+_SUBCOMMANDS = ("mnist1d_jax.cli.train", "mnist1d_jax.cli.meta", "mnist1d_jax.cli.sweeps", "mnist1d_jax.cli.reproduce")
 
 
 def _option(name: str) -> str:
@@ -56,8 +56,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def _cmd_data(args, parser) -> int:
-    from mnist1d_jax.generator import make_dataset
-    from mnist1d_jax.io import save_dataset
+    from mnist1d_jax.data.generator import make_dataset
+    from mnist1d_jax.data.io import save_dataset
 
     config = config_from_args(args, parser)
     start = time.perf_counter()
@@ -72,7 +72,7 @@ def _cmd_data(args, parser) -> int:
 
 
 def _cmd_figure(args, parser) -> int:
-    from mnist1d_jax.plots import write_dataset_figure
+    from mnist1d_jax.studies.dataset import write_dataset_figure
 
     png, _ = write_dataset_figure(args.data, args.output)
     print(f"wrote {png} and {png.with_suffix('.json')}")

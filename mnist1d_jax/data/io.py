@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from mnist1d_jax import __version__
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.generator import Dataset, make_dataset
-from mnist1d_jax.results import atomic_write
-from mnist1d_jax.templates import Templates
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.generator import Dataset, make_dataset
+from mnist1d_jax.data.templates import Templates
+from mnist1d_jax.report.results import atomic_write
 
 FORMAT = "mnist1d-jax dataset"
 FORMAT_VERSION = 1

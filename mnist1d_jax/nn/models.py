@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mnist1d_jax.devices import jit_setup
-from mnist1d_jax.layers import (
+from mnist1d_jax.core.parallel import jit_setup
+from mnist1d_jax.nn.layers import (
     Conv1dCLB,
     Dense,
     exact_uniform_on_host,

@@ -13,10 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax import transforms
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.generator import make_dataset
-from mnist1d_jax.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
+from mnist1d_jax.data import transforms
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.data.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
 
 
 def _resampling_matrix(old_length: int, new_length: int) -> np.ndarray:

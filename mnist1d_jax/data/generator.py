@@ -1,8 +1,8 @@
 """`make_dataset`: the exact MNIST-1D generator, vectorised (EXPERIMENTS.md §1.5–1.6).
 
 The random draws follow NumPy's legacy stream in exactly the original order (read in bulk by
-:mod:`mnist1d_jax.legacy_stream`); the arithmetic runs on blocks of ~1,000 examples at a time
-(:mod:`mnist1d_jax.transforms`). The default config reproduces the paper's frozen dataset.
+:mod:`mnist1d_jax.data.legacy_stream`); the arithmetic runs on blocks of ~1,000 examples at a time
+(:mod:`mnist1d_jax.data.transforms`). The default config reproduces the paper's frozen dataset.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist1d_jax import transforms
-from mnist1d_jax.config import DatasetConfig
-from mnist1d_jax.legacy_stream import map_example_draws
-from mnist1d_jax.templates import NUM_CLASSES, Templates, get_templates
+from mnist1d_jax.data import transforms
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.legacy_stream import map_example_draws
+from mnist1d_jax.data.templates import NUM_CLASSES, Templates, get_templates
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,7 @@
 Use it in your own JAX code: ``train_step(state, (x, y)) -> (state, metrics)`` is pure and works under ``jit``,
 ``vmap`` (many seeds or hyperparameters), ``grad`` (metalearning) and ``lax.scan``, with any optax optimiser and
 any Flax model mapping ``(B, D) -> (B, K)`` logits. An optional ``mask`` pytree shaped like the params is
-applied as ``params * mask`` in the forward pass (lottery tickets, padded widths). ``mnist1d_jax.train`` builds
+applied as ``params * mask`` in the forward pass (lottery tickets, padded widths). ``mnist1d_jax.core.loop`` builds
 whole runs from it.
 """
 
@@ -18,7 +18,7 @@ import optax
 from flax import linen as nn
 from flax import struct
 
-from mnist1d_jax.models import init_params
+from mnist1d_jax.nn.models import init_params
 
 Array = jax.Array
 PyTree = Any

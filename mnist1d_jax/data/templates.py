@@ -1,7 +1,7 @@
 """The ten hand-drawn 1-D digit templates of MNIST-1D (EXPERIMENTS.md §1.4).
 
 Every dataset example is one of these twelve-point curves, padded, stretched, shifted, scaled, sheared and
-made noisy by :mod:`mnist1d_jax.generator`.
+made noisy by :mod:`mnist1d_jax.data.generator`.
 """
 
 from __future__ import annotations

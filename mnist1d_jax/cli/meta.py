@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import typing
 
-from mnist1d_jax.devices import use_cpu_cores
+from mnist1d_jax.backend import use_cpu_cores
 
 _SKIP = {"quick"}
 
