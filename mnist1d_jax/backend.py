@@ -1,4 +1,9 @@
-"""What depends on the machine's backend: the CPU's device count (one JAX device per core).
+"""Everything that depends on the machine's backend, in one place.
+
+* `on_cpu()`: whether programs are being built for a CPU; the layers use it to pick a CPU-specific kernel
+  (the convolution in ``nn.conv``), so no other module needs to know.
+* `reduction_heavy_options()`: the one CPU-only XLA option a study's programs use, nothing off the CPU.
+* `use_cpu_cores()`: one JAX CPU device per core.
 
 A CPU is a single JAX device by default, whose small matrix products use the cores poorly (this project's
 models are tiny). Asking JAX for one CPU device per core (``use_cpu_cores``) and splitting a many-run call's
@@ -14,6 +19,26 @@ import os
 import jax
 
 ENV_VAR = "MNIST1D_JAX_CPU_DEVICES"
+
+
+def on_cpu() -> bool:
+    """True when JAX's default backend (where programs are compiled unless placed elsewhere) is the CPU."""
+    return jax.default_backend() == "cpu"
+
+
+# XLA:CPU hands reductions fused with elementwise producers to its YNNPACK library by default. In the
+# learned-activation study's programs that path is pathological: the sums over g's 12,800 inputs per inner
+# step took 25 ms each instead of ~1 ms, and an exact 1→100→1 outer step 11.8 s instead of 2.0 s (measured,
+# ``scripts/speed.py --only meta``). Keeping YNNPACK for matrix products only fixes it. A per-program option
+# (not a process-wide flag): it makes the CNN's training programs slower (10 seeds: 17 s -> 21-25 s).
+_CPU_DOT_ONLY_LIBRARY = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+
+
+def reduction_heavy_options() -> dict | None:
+    """XLA compiler options for a top-level ``jax.jit`` of programs dominated by wide elementwise reductions
+    (the learned-activation study): the CPU option above on a CPU, nothing elsewhere. Numbers are unaffected
+    beyond float32 summation order."""
+    return dict(_CPU_DOT_ONLY_LIBRARY) if on_cpu() else None
 
 
 def use_cpu_cores(count: int | None = None, *, strict: bool = False) -> int:
@@ -49,4 +74,4 @@ def main_on_all_cores(main, *args):
     return main(*args)
 
 
-__all__ = ["ENV_VAR", "main_on_all_cores", "use_cpu_cores"]
+__all__ = ["ENV_VAR", "main_on_all_cores", "on_cpu", "reduction_heavy_options", "use_cpu_cores"]

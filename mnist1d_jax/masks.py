@@ -1,7 +1,7 @@
 """Lottery-ticket masks as pytrees shaped like the params (EXPERIMENTS.md §3), all pure functions.
 
 A mask is a pytree of 0/1 float arrays with the same structure as a Flax ``params`` dict; the forward pass
-uses ``params * mask`` (``train.TrainState.mask``), so pruned entries get zero gradient and zero Adam moments.
+uses ``params * mask`` (``core.step.TrainState.mask``), so pruned entries get zero gradient and zero Adam moments.
 
 A *layer* is one top-level entry of the params dict (``{"Dense_0": {"kernel", "bias"}, ...}``). Pruning is
 layer-wise as in the paper (§3.3): the same fraction ``s`` of each layer's weights **and** biases, taken
@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist1d_jax.core.step import apply_mask
+
 Array = jax.Array
 PyTree = Any
 
@@ -33,11 +35,6 @@ PyTree = Any
 def ones_like(params: PyTree) -> PyTree:
     """The dense mask (every entry kept), float32 like the params."""
     return jax.tree_util.tree_map(lambda p: jnp.ones(jnp.shape(p), jnp.float32), params)
-
-
-def apply_mask(params: PyTree, mask: PyTree) -> PyTree:
-    """Effective parameters ``params * mask`` (what the forward pass sees)."""
-    return jax.tree_util.tree_map(lambda p, m: p * m, params, mask)
 
 
 def rewind(theta0: PyTree, mask: PyTree) -> PyTree:
@@ -183,7 +180,7 @@ def sorted_mask_image(a: np.ndarray) -> np.ndarray:
 __all__ = ["ones_like", "apply_mask", "rewind", "layer_sizes", "prune_counts", "density", "mask_from_scores",
            "magnitude_scores", "random_scores", "magnitude_mask", "random_mask", "prune", "run_products",
            "adjacency", "adjacency_p4_original_slip", "sorted_mask_image", "residual_unit_sets", "compact_layout",
-           "compact_residual", "expand_residual", "residual_forward", "compact_cost"]
+           "compact_residual", "expand_residual", "compact_cost"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -198,7 +195,8 @@ __all__ = ["ones_like", "apply_mask", "rewind", "layer_sizes", "prune_counts", "
 # Every other parameter has an exactly zero gradient in the full model, so the full model would leave it at
 # its initial value: training only the compacted parameters and scattering them back is the same computation
 # (up to float summation order). The compacted layout is ``units = [O..., R...]`` (R = U \ O), so the residual
-# adds a2 to the first |O| columns of h1 and the second layer is a (|O|+|R|) x |O| product instead of 500 x 500.
+# adds a2 to the first |O| columns of h1 and the second layer is a (|O|+|R|) x |O| product instead of 500 x 500:
+# the model ``nn.models.MLP(width=|O|+|R|, residual_outputs=|O|)``.
 def residual_unit_sets(mask: PyTree) -> tuple[np.ndarray, np.ndarray]:
     """Host-side ``(O, R)`` unit index arrays of one residual-MLP mask (see the comment above)."""
     m1k, m1b = np.asarray(mask["Dense_0"]["kernel"]) > 0, np.asarray(mask["Dense_0"]["bias"]) > 0
@@ -259,15 +257,6 @@ def expand_residual(compact: PyTree, full: PyTree, units: Array, n_out: int) -> 
                         "bias": d1["bias"].at[out_units].set(compact["Dense_1"]["bias"], mode="drop")},
             "Dense_2": {"kernel": d2["kernel"].at[units].set(compact["Dense_2"]["kernel"], mode="drop"),
                         "bias": compact["Dense_2"]["bias"]}}
-
-
-def residual_forward(params: PyTree, x: Array, n_out: int) -> Array:
-    """The lottery MLP on compacted parameters: ``(B, 40) -> (B, 10)``; with the full layout it is exactly
-    ``MLP(width, residual=True)`` (h2 = h1 + relu(h1 W2 + b2))."""
-    h1 = jax.nn.relu(x @ params["Dense_0"]["kernel"] + params["Dense_0"]["bias"])
-    a2 = jax.nn.relu(h1 @ params["Dense_1"]["kernel"] + params["Dense_1"]["bias"])
-    h2 = a2 + h1[:, :n_out] if n_out == h1.shape[1] else jnp.concatenate([h1[:, :n_out] + a2, h1[:, n_out:]], 1)
-    return h2 @ params["Dense_2"]["kernel"] + params["Dense_2"]["bias"]
 
 
 def compact_cost(n_units: int, n_out: int, width: int = 500, d_in: int = 40, k: int = 10) -> float:

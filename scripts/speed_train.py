@@ -28,7 +28,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import jax  # noqa: E402
 
 from mnist1d_jax.backend import main_on_all_cores  # noqa: E402
-from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_jit, train_seeds  # noqa: E402
+from mnist1d_jax.core.runs import TrainConfig, train_jit, train_seeds  # noqa: E402
+from mnist1d_jax.data.splits import prepare_data  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("torch_reference", _HERE / "torch_reference.py")
 torch_reference = importlib.util.module_from_spec(_spec)

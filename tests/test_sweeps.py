@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mnist1d_jax.nn.init import init_params
+from mnist1d_jax.nn.models import width_model, width_model_params
 from mnist1d_jax.sweeps import (
     SweepConfig,
     bucket_widths,
@@ -12,8 +14,6 @@ from mnist1d_jax.sweeps import (
     default_cnn_channels,
     default_mlp_widths,
     init_padded,
-    init_padded_many,
-    param_count,
     sweep_widths,
     width_at_params,
 )
@@ -39,27 +39,19 @@ def test_padded_width_trains_exactly_like_the_real_model(model, width, padded, l
 
 
 def test_init_at_true_fan_in_and_zero_padding():
-    params, mask = init_padded("mlp", 9, 30, jax.random.key(0))
-    k1 = np.asarray(params["Dense_1"]["kernel"])
-    assert k1.shape == (30, 30)
-    assert np.abs(k1[:9, :9]).max() <= 1 / 3 and np.abs(k1[:9, :9]).max() > 0.25  # bound 1/sqrt(9)
-    assert not k1[9:].any() and not k1[:, 9:].any()
-    assert np.asarray(mask["Dense_1"]["kernel"]).sum() == 81
-    params, mask = init_padded("cnn", 4, 6, jax.random.key(0))
-    head = np.asarray(params["Dense_0"]["kernel"])
-    assert head.shape == (30, 10) and not head[20:].any() and np.abs(head[:20]).max() <= 1 / np.sqrt(20)
-
-
-def test_init_padded_many_equals_init_padded():
     keys = jnp.stack([jax.random.key(s) for s in (3, 4)])
-    for name, width, padded in [("mlp", 9, 30), ("cnn", 4, 6)]:
-        params, mask = init_padded_many(name, width, padded, keys)
-        for i in range(2):  # the reference at XLA's default optimisation level (see test_models)
-            p1, m1 = jax.jit(lambda k, name=name, width=width, padded=padded: init_padded(name, width, padded, k)
-                             ).lower(keys[i]).compile({"xla_backend_optimization_level": 2})(keys[i])
-            for a, b in zip(jax.tree_util.tree_leaves((p1, m1)), jax.tree_util.tree_leaves((params, mask)),
-                            strict=True):
-                np.testing.assert_array_equal(np.asarray(b)[i], np.asarray(a))
+    params, mask = init_padded("mlp", 9, 30, keys)
+    k1 = np.asarray(params["Dense_1"]["kernel"])
+    assert k1.shape == (2, 30, 30)
+    assert np.abs(k1[:, :9, :9]).max() <= 1 / 3 and np.abs(k1[:, :9, :9]).max() > 0.25  # bound 1/sqrt(9)
+    assert not k1[:, 9:].any() and not k1[:, :, 9:].any()
+    assert np.asarray(mask["Dense_1"]["kernel"]).sum() == 2 * 81
+    params, mask = init_padded("cnn", 4, 6, keys)
+    head = np.asarray(params["Dense_0"]["kernel"])
+    assert head.shape == (2, 30, 10) and not head[:, 20:].any() and np.abs(head[:, :20]).max() <= 1 / np.sqrt(20)
+    for i in range(2):  # the real model's own init, embedded: the same values bit for bit
+        real = init_params(width_model("cnn", 4), keys[i])
+        np.testing.assert_array_equal(head[i, :20], np.asarray(real["Dense_0"]["kernel"]))
 
 
 def test_buckets_and_paper_grids():
@@ -70,12 +62,12 @@ def test_buckets_and_paper_grids():
     assert 1 < len(groups) <= 5 and sum(groups, []) == widths
     padded_cost = sum(len(g) * cost_fn("mlp")(max(g)) for g in groups)
     assert padded_cost < 0.5 * len(widths) * cost_fn("mlp")(300)  # far cheaper than padding all to 300
-    assert param_count("mlp", 47) == 4663 and param_count("cnn", 18) == 2998
+    assert width_model_params("mlp", 47) == 4663 and width_model_params("cnn", 18) == 2998
     # one seed on two devices: a lone width would leave a core repeating its run, so widths pair up
     alone = bucket_widths([100, 200], cost_fn("mlp"), max_buckets=2, overhead=0.0)
     paired = bucket_widths([100, 200], cost_fn("mlp"), max_buckets=2, overhead=0.0, runs_per_width=1, devices=2)
     assert alone == [[100], [200]] and paired == [[100, 200]]
-    assert abs(width_at_params("mlp", param_count("mlp", 177)) - 177) < 1e-6
+    assert abs(width_at_params("mlp", width_model_params("mlp", 177)) - 177) < 1e-6
 
 
 def test_sweep_shapes_two_widths_two_seeds():

@@ -78,7 +78,6 @@ def _run_lr(args, parser) -> int:
 
 def _run_activation(args, parser) -> int:
     from mnist1d_jax.studies import metalearn_activation as study
-    from mnist1d_jax.studies.transfer_activation import markdown_table
 
     config = config_from_args(args, study.ActivationStudyConfig)
     bar, update = _progress(config.outer_steps, f"metalearn-activation ({len(config.seeds)} seeds vmapped)")
@@ -89,7 +88,7 @@ def _run_activation(args, parser) -> int:
         if isinstance(s, dict):
             print(f"  {name:10s} test accuracy {s['mean']:.1f} ± {s['std']:.1f}")
     if "transfer" in results:
-        print(markdown_table(results["transfer"]))
+        print(study.transfer_table(results["transfer"]))
     print(f"wrote {args.out}.json and {args.out}.png")
     return 0
 

@@ -44,11 +44,12 @@ def register(subparsers) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
-    from mnist1d_jax.studies.benchmarks import SHUFFLE_PERMUTATION, load_dataset
+    from mnist1d_jax.core.runs import TrainConfig, train_seeds
+    from mnist1d_jax.data.generator import make_dataset
+    from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
 
     val = args.val_fraction if args.val_fraction is not None else (0.1 if args.protocol == "modern" else 0.0)
-    data = prepare_data(load_dataset(), val, 0, SHUFFLE_PERMUTATION if args.shuffled else None)
+    data = prepare_data(make_dataset(), val, 0, SHUFFLE_PERMUTATION if args.shuffled else None)
     config = TrainConfig(model=args.model, protocol=args.protocol, learning_rate=args.lr,
                          weight_decay=args.weight_decay, batch_size=args.batch_size, total_steps=args.steps,
                          eval_every=args.eval_every)

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from mnist1d_jax.core.parallel import spread_leading, take_leading
-from mnist1d_jax.meta.unroll import ScaledGrad, _max_abs, clip_scaled
+from mnist1d_jax.meta.inner import ScaledGrad, _max_abs, clip_scaled
 
 PyTree = Any
 

@@ -1,7 +1,7 @@
-"""The paper's classifiers as Flax linen modules with pure ``init``/``apply`` (EXPERIMENTS.md §2.2).
+"""The one model zoo: every study's classifiers as Flax linen modules (pure ``init`` / ``apply``).
 
-Every model maps ``x: (B, 40) float32 -> logits: (B, 10)``. Defaults are the Table-1 architectures with
-PyTorch-default initialisation (``init_scheme="torch"``), which is what the reproduction configs use:
+Every model maps ``x: (B, 40) float32 -> logits: (B, 10)`` and initialises PyTorch's way by default
+(``init_scheme="torch"``, see ``nn.init``). The Table-1 architectures are the defaults:
 
 =========  ===========================================================  ==========
 model      architecture                                                 parameters
@@ -12,17 +12,23 @@ cnn        3 x [conv k5/3/3, stride 2, pad 1, 25 ch, relu]; 125->10     5,210
 gru        bidirectional GRU, hidden 6, PyTorch cell; 480 -> 10         5,134
 =========  ===========================================================  ==========
 
-Fields that set shapes (width, depth, channels, kernels, pooling, activation) are configurable so later studies
-reuse the same modules: the width-500 lottery MLP (``MLP(width=500)``), the double-descent MLP with two hidden
-layers and no residual (``MLP(width=n, residual=False)``) and CNN with c channels (``CNN(channels=(c, c, c))``),
-the pooling variants (``CNN(channels=(20, 20), kernel_sizes=(3, 3), strides=(1, 1), pool="max")``), an SSL
-encoder (``CNN(..., head=False)`` returns the flattened representation) and the PReLU baselines
-(``activation="prelu"``). Lottery masks need no model support: ``train_step`` multiplies params by a mask.
+The studies' variants are fields of the same modules:
+
+* lottery tickets: the width-500 residual MLP ``MLP(width=500)``; a ticket trained at its compacted shape is
+  ``MLP(width=nV, residual_outputs=n_out)`` (see ``masks.compact_residual``);
+* double descent: ``width_model("mlp", n)`` (two hidden layers, no residual) and ``width_model("cnn", c)``;
+* pooling: ``CNN(channels=(20, 20), kernel_sizes=(3, 3), strides=(1, 1), pool="max")`` and the others;
+* improved baselines: ``activation="prelu"``, wider nets; the learned activation's transfer check passes a
+  callable ``activation``;
+* metalearning the learning rate: ``MLP(width=50, depth=1, residual=False, activation="tanh")``;
+* self-supervised learning: ``ContrastiveCNN`` (the Table-1 CNN's convolutions plus a projection head, every
+  layer's activations returned).
+
+Lottery masks need no model support: ``train_step`` multiplies the params by a mask.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,17 +36,10 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mnist1d_jax.core.parallel import jit_setup
-from mnist1d_jax.nn.layers import (
-    Conv1dCLB,
-    Dense,
-    exact_uniform_on_host,
-    lecun_or_torch,
-    make_activation,
-    to_clb,
-    torch_bound,
-    uniform_init,
-)
+from mnist1d_jax.nn.conv import to_clb
+from mnist1d_jax.nn.gru import gru_recurrence
+from mnist1d_jax.nn.init import count_params, init_params, torch_bound, uniform_init
+from mnist1d_jax.nn.layers import Conv1dCLB, Dense, make_activation
 
 Array = jax.Array
 
@@ -60,7 +59,9 @@ class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units, optional residual connections, then a linear head.
 
     ``residual=True`` adds ``h + act(Dense(h))`` around every hidden layer after the first (the paper's
-    baseline MLP: depth 2, width 100). ``(B, D) -> (B, num_classes)``.
+    baseline MLP: depth 2, width 100). ``residual_outputs=m < width`` makes those layers produce only ``m``
+    units, added to the first ``m`` of ``h`` (the rest pass through): the lottery ticket at its compacted shape.
+    ``(B, D) -> (B, num_classes)``.
     """
 
     width: int = 100
@@ -69,14 +70,21 @@ class MLP(nn.Module):
     activation: Any = "relu"
     num_classes: int = 10
     init_scheme: str = "torch"
+    residual_outputs: int | None = None
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         h = x
         for i in range(self.depth):
-            act = make_activation(self.activation, self.width, axis=-1)
-            a = act(Dense(self.width, init_scheme=self.init_scheme)(h))
-            h = h + a if (self.residual and i > 0) else a
+            skip = self.residual and i > 0
+            out = self.residual_outputs if (skip and self.residual_outputs is not None) else self.width
+            a = make_activation(self.activation, out, axis=-1)(Dense(out, init_scheme=self.init_scheme)(h))
+            if not skip:
+                h = a
+            elif out == h.shape[-1]:
+                h = h + a
+            else:
+                h = jnp.concatenate([h[:, :out] + a, h[:, out:]], axis=-1)
         return Dense(self.num_classes, init_scheme=self.init_scheme)(h)
 
 
@@ -130,66 +138,6 @@ class CNN(nn.Module):
         return Dense(self.num_classes, init_scheme=self.init_scheme)(feats)
 
 
-def _gru_cell(gi_t, h, w_h, b_h):
-    """One PyTorch-form GRU step for stacked directions; gi_t (D, 3H, B), h (D, H, B), w_h (D, 3H, H)."""
-    hdim = h.shape[1]
-    # The recurrent product is tiny (18 x 6 per direction) but still a matrix product: written as a sum of H
-    # broadcast products it became a slow elementwise loop on a CPU (~2x slower per step, measured).
-    gh = b_h[:, :, None] + jnp.einsum("dgk,dkb->dgb", w_h, h)  # (D, 3H, B)
-    r = jax.nn.sigmoid(gi_t[:, :hdim] + gh[:, :hdim])
-    z = jax.nn.sigmoid(gi_t[:, hdim:2 * hdim] + gh[:, hdim:2 * hdim])
-    ghn = gh[:, 2 * hdim:]
-    n = jnp.tanh(gi_t[:, 2 * hdim:] + r * ghn)
-    return (1.0 - z) * n + z * h, (r, z, n, ghn)
-
-
-@jax.custom_vjp
-def gru_recurrence(gi: Array, w_h: Array, b_h: Array) -> Array:
-    """All hidden states of a (stacked-direction) GRU: gi (T, D, 3H, B) input projections -> (T, D, H, B).
-
-    Reverse mode uses a hand-written backward pass (``_gru_bwd``): the reverse scan carries only dh, and the
-    recurrent weight gradients are two contractions over (time, batch) after it, instead of a small matmul and
-    an accumulation inside every one of the T steps (3-4x faster on a CPU). Differentiable again (it is JAX
-    code), so meta-gradients through a GRU run work; forward-mode (``jax.jvp``) is not available.
-    """
-    return _gru_fwd(gi, w_h, b_h)[0]
-
-
-def _gru_fwd(gi, w_h, b_h):
-    def step(h, gi_t):
-        h_new, (r, z, n, ghn) = _gru_cell(gi_t, h, w_h, b_h)
-        return h_new, (h_new, h, r, z, n, ghn)
-
-    h0 = jnp.zeros(gi.shape[1:2] + (w_h.shape[2], gi.shape[3]), gi.dtype)
-    _, (hs, h_prev, r, z, n, ghn) = jax.lax.scan(step, h0, gi)
-    return hs, (w_h, h_prev, r, z, n, ghn)
-
-
-def _gru_bwd(res, d_hs):
-    w_h, h_prev, r, z, n, ghn = res
-
-    def step(dh, xs):
-        d_out, hp, r, z, n, ghn = xs
-        dh = dh + d_out
-        dn = dh * (1.0 - z)
-        da_n = dn * (1.0 - n * n)
-        da_r = da_n * ghn * r * (1.0 - r)
-        da_z = dh * (hp - n) * z * (1.0 - z)
-        dgh = jnp.concatenate([da_r, da_z, da_n * r], axis=1)  # (D, 3H, B): cotangent of W_h h + b_h
-        dgi = jnp.concatenate([da_r, da_z, da_n], axis=1)  # cotangent of the input projections
-        # W_h^T dgh (D, H, B): a batched product, as in the forward cell.
-        dh_prev = dh * z + jnp.einsum("dgk,dgb->dkb", w_h, dgh)
-        return dh_prev, (dgi, dgh)
-
-    _, (dgi, dgh) = jax.lax.scan(step, jnp.zeros_like(h_prev[0]), (d_hs, h_prev, r, z, n, ghn), reverse=True)
-    dw_h = jnp.einsum("tdgb,tdkb->dgk", dgh, h_prev)
-    db_h = dgh.sum(axis=(0, 3))
-    return dgi, dw_h, db_h
-
-
-gru_recurrence.defvjp(_gru_fwd, _gru_bwd)
-
-
 class BiGRU(nn.Module):
     """Bidirectional single-layer GRU over the 40 values (one scalar input per step), then a linear head.
 
@@ -224,6 +172,32 @@ class BiGRU(nn.Module):
         return Dense(self.num_classes, init_scheme=self.init_scheme)(feats)
 
 
+class ContrastiveCNN(nn.Module):
+    """The self-supervised study's network: the Table-1 CNN's three convolutions (the encoder) and a projection
+    head of ``hidden`` 125-unit ReLU layers before a 16-d output. Returns every layer's activations:
+    ``(B, 40) -> [conv1 (B, 475), conv2 (B, 250), h = conv3 (B, 125), projector layers..., z (B, 16)]``; with
+    ``hidden = 0`` there is no projector and the last entry is h.
+    """
+
+    hidden: int = 1
+
+    @nn.compact
+    def __call__(self, x: Array) -> list[Array]:
+        layers = []
+        a = to_clb(x)
+        for c, k in ((25, 5), (25, 3), (25, 3)):
+            a = jax.nn.relu(Conv1dCLB(c, k, stride=2, padding=1)(a))
+            layers.append(a.reshape(-1, a.shape[-1]).T)
+        h = layers[-1]
+        if self.hidden == 0:
+            return layers
+        for _ in range(self.hidden):
+            h = jax.nn.relu(Dense(125)(h))
+            layers.append(h)
+        layers.append(Dense(16)(h))
+        return layers
+
+
 MODELS = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": BiGRU}
 
 
@@ -236,33 +210,22 @@ def get_model(name: str, **kwargs) -> nn.Module:
     return cls(**kwargs)
 
 
-def count_params(params: Any) -> int:
-    """Total number of scalars in a parameter pytree."""
-    return sum(int(p.size) for p in jax.tree_util.tree_leaves(params))
+def width_model(kind: str, width: int) -> nn.Module:
+    """The width sweeps' models: ``"mlp"`` Dense 40->n, ReLU, Dense n->n, ReLU, Dense n->10 (no residual);
+    ``"cnn"`` three convolutions of ``width`` channels (kernels 5/3/3, stride 2, pad 1), then Dense 5c->10."""
+    if kind == "mlp":
+        return MLP(width=width, depth=2, residual=False)
+    if kind == "cnn":
+        return CNN(channels=(width, width, width))
+    raise ValueError(f"model={kind!r}: use 'mlp' or 'cnn'")
 
 
-def init_params(model: nn.Module, key: Array, input_length: int = 40) -> Any:
-    """Pure initialisation: the ``params`` collection of ``model`` for inputs ``(1, input_length)``."""
-    return model.init(key, jnp.zeros((1, input_length), jnp.float32))["params"]
+def width_model_params(kind: str, width: int) -> int:
+    """Parameters of ``width_model(kind, width)``: MLP n^2 + 52n + 10, CNN 6c^2 + 58c + 10."""
+    if kind == "mlp":
+        return width * width + 52 * width + 10
+    return 6 * width * width + 58 * width + 10
 
 
-@functools.lru_cache(maxsize=512)
-def _many_initializer(model: nn.Module, input_length: int):
-    def one(key):
-        with exact_uniform_on_host():
-            return init_params(model, key, input_length)
-    return jit_setup(jax.vmap(one))
-
-
-def init_params_many(model: nn.Module, keys: Array, input_length: int = 40) -> Any:
-    """``init_params`` for a stack of keys ``(S,)`` in one quickly compiled setup program: leaves ``(S, ...)``.
-
-    For PyTorch-default (``init_scheme="torch"``) models the values equal ``[init_params(model, k) for k in
-    keys]`` bit for bit (``layers.exact_uniform_on_host``), at ~1 s per new model shape instead of ~4 s
-    (eager initialisation compiles every op; a jitted one spends seconds optimising the bit generator).
-    """
-    return _many_initializer(model, input_length)(keys)
-
-
-__all__ = ["MLP", "CNN", "BiGRU", "Logistic", "MODELS", "get_model", "count_params", "init_params",
-           "init_params_many", "lecun_or_torch"]
+__all__ = ["BiGRU", "CNN", "ContrastiveCNN", "Logistic", "MLP", "MODELS", "count_params", "get_model",
+           "init_params", "width_model", "width_model_params"]

@@ -29,13 +29,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
+from mnist1d_jax.core.runs import TrainConfig, train_seeds
+from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies import improved
 
-SHUFFLE_PERMUTATION = (19, 16, 15, 26, 4, 12, 37, 27, 39, 6, 25, 9, 13, 31, 34, 8, 17, 24, 0, 33, 5, 11, 1, 29, 21,
-                       2, 30, 36, 3, 35, 23, 32, 10, 22, 18, 20, 7, 14, 28, 38)
 PAPER = {  # Table 1 (test accuracy %, mean +- spread); shuffled spreads as the default ones
     "default": {"logistic": (32, 1), "mlp": (68, 2), "cnn": (94, 2), "gru": (91, 2)},
     "shuffled": {"logistic": (32, 1), "mlp": (68, 2), "cnn": (56, 2), "gru": (57, 2)},

@@ -72,7 +72,8 @@ def class_error_rates(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def cnn_predictions(config: ClasswiseConfig) -> tuple[np.ndarray, dict]:
     """Train the Table-1 CNN for ``total_steps`` with harness H over ``seeds`` seeds (one vmapped call);
     return test-set predictions (seeds, 1000) and timing."""
-    from mnist1d_jax.core.loop import TrainConfig, prepare_data, train_seeds
+    from mnist1d_jax.core.runs import TrainConfig, train_seeds
+    from mnist1d_jax.data.splits import prepare_data
 
     data = prepare_data(make_dataset())
     train_config = TrainConfig(model="cnn", total_steps=config.total_steps, eval_every=config.total_steps,

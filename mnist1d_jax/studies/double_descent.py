@@ -27,17 +27,15 @@ import numpy as np
 from mnist1d_jax.backend import main_on_all_cores
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
-from mnist1d_jax.data.legacy_stream import map_example_draws
+from mnist1d_jax.data.splits import Data, label_noise
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import provenance, read_json, seeds_text, write_json
-from mnist1d_jax.studies.lottery import run_parallel
 from mnist1d_jax.sweeps import (
     SweepConfig,
     bucket_widths,
     cost_fn,
     default_cnn_channels,
     default_mlp_widths,
-    param_count,
     sweep_widths,
     width_at_params,
 )
@@ -68,7 +66,6 @@ class DoubleDescentConfig:
     data_seed: int = 42
     max_buckets: int = 8
     bucket_overhead: float = 0.02  # compile cost of one more bucket, as a fraction of the panel's work
-    workers: int = 2  # buckets trained side by side (threads; one compiled program per core)
     smallest_first: bool = False  # bucket order (only scheduling: results do not depend on it)
     cnn_seeds: tuple[int, ...] | None = None  # default: ``seeds`` (the CNN panel is ~10x the MLP's work)
     mse_seeds: tuple[int, ...] | None = None  # default: ``seeds``
@@ -98,32 +95,6 @@ SMOKE = DoubleDescentConfig(seeds=(0,), mlp_widths=(3,), cnn_channels=(2,), mse_
                             epochs=1, label="smoke (tests only)")
 
 
-def label_noise(y: np.ndarray, config: DatasetConfig, noise: float = 0.15) -> tuple[np.ndarray, dict]:
-    """Noisy training labels exactly as the original: its global NumPy stream, continued after generation.
-
-    The generator's ``RandomState(seed)`` is replayed (the example draws, then the train/test permutation) to
-    the point where the original notebook starts drawing: for each training label in order
-    ``random_sample() < noise`` selects it and ``randint(0, 10)`` replaces it (possibly by itself).
-    """
-    rs = np.random.RandomState(config.seed)
-    map_example_draws(rs, config.num_samples, config.working_length, config.max_translation, lambda d, f: None)
-    rs.permutation(config.num_samples)
-    if config.shuffle_seq:
-        rs.permutation(config.final_seq_length)
-    noisy = np.array(y, copy=True)
-    selected = 0
-    for i in range(len(noisy)):
-        if rs.random_sample() < noise:
-            noisy[i] = rs.randint(0, N_CLASSES)
-            selected += 1
-    return noisy, {"selected": selected, "changed": int((noisy != y).sum()), "n": len(y)}
-
-
-class _Data:
-    def __init__(self, x, y, x_test, y_test):
-        self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
-
-
 def _part_path(out_dir: Path, panel: str, padded: int) -> Path:
     return out_dir / "double_descent_parts" / f"{panel}_{padded}.json"
 
@@ -138,8 +109,8 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
     dcfg = DatasetConfig(num_samples=16000, train_split=0.25, seed=config.data_seed)
     ds = get_dataset(dcfg)
     y_noisy, noise_info = label_noise(ds.y, dcfg, config.noise)
-    clean = _Data(ds.x, ds.y, ds.x_test, ds.y_test)
-    noisy = _Data(ds.x, y_noisy, ds.x_test, ds.y_test)
+    clean = Data(ds.x, ds.y, ds.x_test, ds.y_test)
+    noisy = Data(ds.x, y_noisy, ds.x_test, ds.y_test)
     record = {"study": "double_descent", "config": asdict(config), "label_noise": noise_info,
               "n_train": int(len(ds.y)), "n_test": int(len(ds.y_test)), "panels": {}}
     for panel in config.panels:
@@ -177,10 +148,10 @@ def run(config: DoubleDescentConfig, out_dir: str | Path, progress=None, compute
             # (--smallest-first: cheapest first, so that a run cut short by time still has the small widths)
             jobs.sort(key=lambda j: j[0] if config.smallest_first else -j[0])
             t0, c0 = time.perf_counter(), time.process_time()
-            # With several devices each bucket's runs are already split over all of them (sweep_widths), which
-            # beat two pinned threads in a measurement (5.2 s vs 7.9 s for two MLP buckets): one job at a time.
-            workers = config.workers if jax.device_count() == 1 else 1
-            parts += run_parallel([j for _, j in jobs], workers)
+            # Each bucket's runs are split over all the devices (sweep_widths), which beat two buckets on two
+            # pinned threads in a measurement (5.2 s vs 7.9 s for two MLP buckets): one bucket at a time.
+            workers = 1
+            parts += [job() for _, job in jobs]
             n_points = sum(len(p["widths"]) * len(p["seeds"]) for p in parts[-len(jobs):])
             _append_timing(out_dir, panel, {"seconds": time.perf_counter() - t0,
                                             "cpu_seconds": time.process_time() - c0, "points": n_points,
@@ -447,8 +418,8 @@ def main(argv=None) -> int:
     return 0
 
 
-__all__ = ["DoubleDescentConfig", "add_arguments", "config_from_args", "total_points", "label_noise",
-           "run", "draw", "summarize", "find_peak", "param_count", "main"]
+__all__ = ["DoubleDescentConfig", "add_arguments", "config_from_args", "total_points",
+           "run", "draw", "summarize", "find_peak", "main"]
 
 if __name__ == "__main__":
     sys.exit(main_on_all_cores(main))

@@ -26,8 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax.core.loop import Data, TrainConfig, train
 from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.core.runs import TrainConfig, train
+from mnist1d_jax.data.splits import Data
 
 # Candidates: (name, TrainConfig overrides). Widths 2.5-5x the baselines, PReLU, training-set augmentation
 # (random circular shifts, scaling, noise; see ``TrainConfig``). Each is a static program (one compile);

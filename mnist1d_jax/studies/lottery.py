@@ -30,16 +30,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from mnist1d_jax import masks as M
-from mnist1d_jax.core.loop import TrainState, cross_entropy, make_optimizer, train_step
+from mnist1d_jax.core.evaluation import split_metrics
+from mnist1d_jax.core.loop import Hook, eval_points, train_loop
+from mnist1d_jax.core.schedules import Sequential
+from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
-from mnist1d_jax.nn.models import get_model, init_params_many
+from mnist1d_jax.data.splits import LOTTERY_SHUFFLE, Data, prepare_data
+from mnist1d_jax.nn.init import init_params
+from mnist1d_jax.nn.models import MLP
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
 
 REFERENCE_ROUND = 91  # s = 91/99 = 0.919, the paper's "92 % sparse" ticket
-SHUFFLE_PERM = [22, 20, 25, 4, 10, 15, 28, 11, 18, 29, 27, 35, 37, 2, 39, 30, 34, 16, 36, 8, 13, 5, 17, 14, 33, 7,
-                32, 1, 26, 12, 31, 24, 6, 23, 21, 19, 9, 38, 3, 0]  # np.random.seed(0); permutation(40)
 CONDITIONS = ("baseline", "flipped", "shuffled", "reinit")
 MODELS = ("dense", "lottery", "random")
 
@@ -77,50 +80,41 @@ SMOKE = LotteryConfig(width=32, trials=1, rounds=(0, 50, 91), total_steps=21, ev
 # --------------------------------------------------------------------------------------------------------------
 # One harness run on compacted parameters (search rounds and ablations alike)
 # --------------------------------------------------------------------------------------------------------------
+def _lottery_hook(snapshot_step: int, last: int, x, y) -> Hook:
+    """Keep the parameters evaluated at ``snapshot_step`` (the pruning scores' snapshot) and the train loss
+    and accuracy at the last evaluation ``last``."""
+    train = split_metrics(Data(x, y, x[:0], y[:0]), ("train",), cross_entropy)
+
+    def init(state):
+        return state.params, (jnp.float32(0.0), jnp.float32(0.0))
+
+    def update(h, state, metrics, step):
+        snap, measured = h
+        snap = jax.tree_util.tree_map(lambda a, b: jnp.where(step == snapshot_step, a, b), state.params, snap)
+        measured = jax.lax.cond(step == last, lambda: tuple(train(state)[k] for k in ("train_loss", "train_acc")),
+                                lambda: measured)
+        return snap, measured
+
+    return Hook(init, update)
+
+
 def harness_run(params, mask, x, y, x_test, y_test, *, n_out: int, lr: float, batch: int, total_steps: int,
                 eval_every: int, snapshot_step: int):
-    """Harness H (§0.2) with Adam on the compacted residual MLP ``params * mask``.
+    """The original harness with Adam on the compacted residual MLP ``params * mask`` (the core loop).
 
     Sequential batches ``i0 = s * B mod N``, updates s = 0..T, test loss/accuracy after the update of every
     ``s % E == 0``, a snapshot after step ``snapshot_step``, train accuracy at the last evaluation.
     Returns ``{"test_loss", "test_acc" (T // E + 1,), "train_acc", "train_loss", "snapshot", "final"}``.
     """
-    tx = make_optimizer("adam", lr)
-    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), mask=mask,
-                       apply_fn=lambda v, xb: M.residual_forward(v["params"], xb, n_out), tx=tx,
-                       loss_fn=cross_entropy)
-    n = x.shape[0]
-
-    def step(state, s):
-        i0 = (s * batch) % n
-        xb = jax.lax.dynamic_slice_in_dim(x, i0, batch)
-        yb = jax.lax.dynamic_slice_in_dim(y, i0, batch)
-        state, _ = train_step(state, (xb, yb))
-        return state, None
-
-    def ev(state, xs, ys):
-        logits = state.apply_fn({"params": state.effective_params()}, xs)
-        return cross_entropy(logits, ys), 100.0 * jnp.mean(jnp.argmax(logits, -1) == ys)
-
-    state, _ = step(state, jnp.int32(0))
-    first = ev(state, x_test, y_test)
-
-    def block(carry, k):
-        state, snap = carry
-        state, _ = jax.lax.scan(step, state, (k - 1) * eval_every + 1 + jnp.arange(eval_every))
-        snap = jax.tree_util.tree_map(lambda a, b: jnp.where(k * eval_every == snapshot_step, a, b),
-                                      state.params, snap)
-        return (state, snap), ev(state, x_test, y_test)
-
-    n_blocks = total_steps // eval_every
-    (state, snap), (losses, accs) = jax.lax.scan(block, (state, state.params), jnp.arange(1, n_blocks + 1))
-    train_loss, train_acc = ev(state, x, y)
-    if total_steps > n_blocks * eval_every:
-        tail = n_blocks * eval_every + 1 + jnp.arange(total_steps - n_blocks * eval_every)
-        state, _ = jax.lax.scan(step, state, tail)
-    return {"test_loss": jnp.concatenate([first[0][None], losses]),
-            "test_acc": jnp.concatenate([first[1][None], accs]),
-            "train_acc": train_acc, "train_loss": train_loss, "snapshot": snap, "final": state.params}
+    model = MLP(width=params["Dense_0"]["kernel"].shape[1], residual_outputs=n_out)
+    state = create_train_state(None, model, make_optimizer("adam", lr), params=params, mask=mask)
+    last = eval_points(total_steps + 1, eval_every, 0)[-1]
+    state, metrics, (snap, (train_loss, train_acc)) = train_loop(
+        state, Sequential(x, y, batch), total_steps + 1, eval_every=eval_every, first_eval=0,
+        evaluate=split_metrics(Data(x_test[:0], y_test[:0], x_test, y_test), ("test",), cross_entropy),
+        hook=_lottery_hook(snapshot_step, last, x, y))
+    return {"test_loss": metrics["test_loss"], "test_acc": metrics["test_acc"], "train_acc": train_acc,
+            "train_loss": train_loss, "snapshot": snap, "final": state.params}
 
 
 @functools.partial(jax.jit, static_argnames=("n_out", "cfg"))
@@ -195,21 +189,12 @@ def _unstack(tree, n):
 
 
 def _data(seed: int = 42, permutation=None, flip: bool = False):
-    ds = get_dataset(DatasetConfig(seed=seed))
-    x, x_test = np.asarray(ds.x, np.float32), np.asarray(ds.x_test, np.float32)
-    if flip:
-        x, x_test = x[:, ::-1], x_test[:, ::-1]
-    if permutation is not None:
-        x, x_test = x[:, permutation], x_test[:, permutation]
-    return (jnp.asarray(np.ascontiguousarray(x)), jnp.asarray(ds.y, jnp.int32),
-            jnp.asarray(np.ascontiguousarray(x_test)), jnp.asarray(ds.y_test, jnp.int32))
+    return tuple(prepare_data(get_dataset(DatasetConfig(seed=seed)), permutation=permutation, flip=flip)[:4])
 
 
 def theta0(cfg: LotteryConfig, seed: int):
-    """Initial weights of the width-``cfg.width`` residual MLP, PyTorch-default init from ``key(seed)`` (the
-    values of ``init_params``, from a quickly compiled setup program)."""
-    model = get_model("mlp", width=cfg.width, depth=2, residual=True)
-    return jax.tree_util.tree_map(lambda a: a[0], init_params_many(model, jax.random.key(seed)[None]))
+    """Initial weights of the width-``cfg.width`` residual MLP, PyTorch-default init from ``key(seed)``."""
+    return init_params(MLP(width=cfg.width, depth=2, residual=True), jax.random.key(seed))
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -298,7 +283,7 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None 
     and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one per
     core. Every finished job is saved to ``lottery_ablation_<job>_state.npz`` (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
-    datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, SHUFFLE_PERM),
+    datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, LOTTERY_SHUFFLE),
                 "reinit": _data(43)}
     S = len(searches)
     per_search = _unstack(ref_masks, S)

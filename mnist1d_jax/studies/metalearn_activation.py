@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -22,10 +23,15 @@ import numpy as np
 import optax
 
 from mnist1d_jax import meta as metalib
+from mnist1d_jax.backend import reduction_heavy_options
+from mnist1d_jax.core.evaluation import split_metrics
+from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.splits import prepare_data
+from mnist1d_jax.meta import activation_task as core
+from mnist1d_jax.nn.models import get_model
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import atomic_write, mean_std, provenance, seeds_text, write_json
-from mnist1d_jax.studies import activation_core as core
 
 BASELINE_ORDER = ("relu", "swish", "gelu", "elu", "softplus", "tanh", "sigmoid", "pwl_paper", "pwl_own")
 COLORS = {"relu": "gold", "swish": "orange", "gelu": "brown", "elu": "red", "softplus": "purple", "tanh": "blue",
@@ -38,7 +44,7 @@ class ActivationStudyConfig:
 
     g_hidden: tuple[int, ...] = (100, 100)
     g_noise: bool = True
-    g_table: int | None = None  # approximation option, see activation_core.InnerConfig
+    g_table: int | None = None  # approximation option, see meta.activation_task.InnerConfig
     inner_steps: int = 301
     objective_from: int = 101
     outer_steps: int = 301
@@ -185,7 +191,7 @@ def learn(config: ActivationStudyConfig, *, checkpoint_path: str | Path | None =
         meta_loss, optimizer, g0, tasks, config.outer_steps, chunk=config.chunk, clip=config.clip,
         loss_scale=config.meta_loss_scale, mode=value_and_grad,
         record=record, vmap=True, state=state, on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds],
-        compiler_options=core.COMPILER_OPTIONS)
+        compiler_options=reduction_heavy_options())
     if done_metrics is not None:
         metrics = (jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
                    if metrics else done_metrics)
@@ -200,7 +206,7 @@ def time_outer_steps(config: ActivationStudyConfig, steps: int) -> float:
     """
     tasks, g0 = make_tasks(config)
     optimizer = optax.sgd(config.outer_lr)
-    scan = jax.jit(jax.vmap(_outer_scan(config, optimizer, steps)), compiler_options=core.COMPILER_OPTIONS)
+    scan = jax.jit(jax.vmap(_outer_scan(config, optimizer, steps)), compiler_options=reduction_heavy_options())
     state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
     jax.block_until_ready(scan(state, tasks))
     start = time.perf_counter()
@@ -227,7 +233,7 @@ def evaluate(config: ActivationStudyConfig, tasks, final_meta, pwl_coefs, best_m
         return {"test_acc": acc, "mean_train_loss": losses.mean(-1),
                 "objective": losses[:, cfg.objective_from:].mean(-1)}
 
-    @functools.partial(jax.jit, compiler_options=core.COMPILER_OPTIONS)
+    @functools.partial(jax.jit, compiler_options=reduction_heavy_options())
     def every_kind(final_meta, pwl_coefs, best_meta):  # one compiled program for all the inner runs
         dummy = jnp.zeros((len(config.seeds),))
         out = {"learned": run_kind("learned", final_meta)}
@@ -313,15 +319,69 @@ def run(config: ActivationStudyConfig, *, checkpoint_path=None, progress=None, t
         "provenance": provenance(),
     }
     if transfer:
-        from mnist1d_jax.studies import transfer_activation
-
         # seed 0's selected (lowest-objective) function goes into the Table-1 CNN and MLP
-        results["transfer"] = transfer_activation.run_transfer(config, f_best[0], grid,
-                                                               jax.tree.map(lambda a: a[0], state.best_meta))
-        results["transfer_markdown"] = transfer_activation.markdown_table(results["transfer"])
+        results["transfer"] = run_transfer(config, f_best[0], grid, jax.tree.map(lambda a: a[0], state.best_meta))
+        results["transfer_markdown"] = transfer_table(results["transfer"])
     results["runtime"]["total_wall_s"] = time.perf_counter() - t0
     results["runtime"]["total_cpu_s"] = time.process_time() - c0
     return results
+
+
+def make_transfer_train(model: str, act: Callable, data, steps: int, eval_every: int = 250, batch: int = 100):
+    """``train(key) -> test accuracy % at steps 0, E, 2E, ...``: the Table-1 ``model`` of the zoo with activation
+    ``act``, trained by the core loop under the original harness (Adam 0.01, ``steps + 1`` updates)."""
+    config = TrainConfig(model=model, total_steps=steps, eval_every=eval_every, batch_size=batch)
+    net = get_model(model, activation=act)
+    prepared = prepare_data(data)
+
+    def run(key):
+        _, metrics, _ = train(key, prepared, config, model=net, evaluate=split_metrics(prepared, ("test",)))
+        return metrics["test_acc"]
+
+    return run
+
+
+def run_transfer(config, f_on_grid, grid, g_params) -> dict:
+    """The transfer check: test accuracy of the Table-1 MLP and CNN with the learned f (frozen, noise-free,
+    tabulated: ``activation_task.tabulated_activation``) and with ReLU / ELU / Swish, over
+    ``config.transfer_seeds`` seeds each in one vmapped program; Adam 0.01, batch 100 in the harness's fixed
+    order, ``transfer_steps + 1`` updates, test accuracy on the frozen test set every 250 steps."""
+    from mnist1d_jax.data.io import get_dataset
+
+    data = get_dataset(DatasetConfig())
+    acts = {"learned": core.tabulated_activation(g_params), "relu": jax.nn.relu, "elu": jax.nn.elu,
+            "swish": jax.nn.swish}
+    keys = jax.random.split(jax.random.key(1234), config.transfer_seeds)
+    steps = config.transfer_steps
+    eval_every = 250 if steps >= 250 else max(1, steps)
+    table: dict = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    for model in ("mlp", "cnn"):
+        for name, act in acts.items():
+            accs = np.asarray(jax.jit(jax.vmap(make_transfer_train(model, act, data, steps, eval_every)))(keys))
+            table.setdefault(model, {})[name] = {
+                "final_mean": float(accs[:, -1].mean()), "final_std": float(accs[:, -1].std()),
+                "best_mean": float(accs.max(1).mean()), "best_std": float(accs.max(1).std()),
+                "final_per_seed": accs[:, -1]}
+    return {"table": table, "seeds": config.transfer_seeds, "updates": steps + 1, "eval_every": eval_every,
+            "data": "frozen default dataset (4,000 train / 1,000 test)", "optimizer": "Adam 0.01, batch 100",
+            "learned_function": "seed-0 f with the lowest meta-objective, noise-free, tabulated (1,025 Hermite "
+                                "nodes on [-12, 12])",
+            "max_abs_table_error_on_grid": float(np.max(np.abs(
+                np.asarray(acts["learned"](jnp.asarray(grid))) - np.asarray(f_on_grid)))),
+            "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+
+
+def transfer_table(transfer: dict) -> str:
+    """The transfer numbers as a small Markdown table (final test accuracy, mean ± std over seeds)."""
+    t = transfer["table"]
+    names = list(next(iter(t.values())).keys())
+    lines = ["| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for model, row in t.items():
+        cells = [f"{row[n]['final_mean']:.1f} ± {row[n]['final_std']:.1f} (best {row[n]['best_mean']:.1f})"
+                 for n in names]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def draw(results: dict, png: str | Path) -> Path:

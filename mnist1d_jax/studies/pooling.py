@@ -62,7 +62,7 @@ def dataset_config(train_size: int, test_size: int = 1000) -> DatasetConfig:
 
 
 def train_config(variant: str, config: PoolingConfig):
-    from mnist1d_jax.core.loop import TrainConfig
+    from mnist1d_jax.core.runs import TrainConfig
 
     fields = {"channels": (20, 20), "kernel_sizes": (3, 3), **VARIANTS[variant]}
     return TrainConfig(model="cnn", model_kwargs=tuple(fields.items()), total_steps=config.total_steps,
@@ -72,7 +72,8 @@ def train_config(variant: str, config: PoolingConfig):
 
 def run(config: PoolingConfig, out: Path) -> dict:
     """Train every (size, variant) over the seeds; results are saved after every size (resumable)."""
-    from mnist1d_jax.core.loop import prepare_data, train_seeds
+    from mnist1d_jax.core.runs import train_seeds
+    from mnist1d_jax.data.splits import prepare_data
 
     path = out / "pooling.json"
     record = read_json(path) if path.exists() else {}

@@ -8,13 +8,13 @@ projection head ("guillotine regularisation"). Seeds are vmapped: one compiled t
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,8 +22,11 @@ import optax
 from tqdm import tqdm
 
 from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.core.loop import train_loop
+from mnist1d_jax.core.schedules import EpochShuffle
+from mnist1d_jax.core.step import create_train_state
 from mnist1d_jax.data.generator import make_dataset
-from mnist1d_jax.nn.layers import Conv1dCLB, Dense, to_clb
+from mnist1d_jax.nn.models import ContrastiveCNN
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import atomic_write, mean_std, provenance, read_json, seeds_text, write_json
 from mnist1d_jax.studies.common import study_parser
@@ -47,32 +50,6 @@ class SSLConfig:
     tsne: bool = True
 
 
-class SSLNet(nn.Module):
-    """Encoder (the Table-1 CNN's three convolutions) + projector; returns every layer's activations.
-
-    ``(B, 40) -> [conv1 (B, 475), conv2 (B, 250), h = conv3 (B, 125), projector layers..., z]``; with
-    ``hidden = 0`` there is no projector and z = h.
-    """
-
-    hidden: int = 1
-
-    @nn.compact
-    def __call__(self, x):
-        layers = []
-        a = to_clb(x)
-        for c, k in ((25, 5), (25, 3), (25, 3)):
-            a = jax.nn.relu(Conv1dCLB(c, k, stride=2, padding=1)(a))
-            layers.append(a.reshape(-1, a.shape[-1]).T)
-        h = layers[-1]
-        if self.hidden == 0:
-            return layers
-        for _ in range(self.hidden):
-            h = jax.nn.relu(Dense(125)(h))
-            layers.append(h)
-        layers.append(Dense(16)(h))
-        return layers
-
-
 def augment(key, x, config: SSLConfig):
     """One random view of each row of ``x (B, 40)`` (§8): detrend, circular shift, random slope and offset."""
     k_shift, k_slope, k_offset = jax.random.split(key, 3)
@@ -93,37 +70,36 @@ def info_nce(z1, z2, temperature):
     return jnp.mean(jax.nn.logsumexp(s, axis=-1) - jnp.diagonal(s))
 
 
+@dataclasses.dataclass(frozen=True)
+class Contrastive:
+    """The training objective (``TrainState.objective``): two random views of every example of the batch, the
+    InfoNCE loss between their last-layer embeddings."""
+
+    config: SSLConfig
+
+    def __call__(self, state, params, batch, key):
+        k1, k2 = jax.random.split(key)
+        z1 = state.model.apply({"params": params}, augment(k1, batch[0], self.config))[-1]
+        z2 = state.model.apply({"params": params}, augment(k2, batch[0], self.config))[-1]
+        return info_nce(z1, z2, self.config.temperature), {}
+
+
 def make_train(x_train, config: SSLConfig, hidden: int):
-    """``train(key) -> (params, losses (epochs,))``: the whole run as nested scans (epochs, batches)."""
-    model = SSLNet(hidden)
+    """``train(key) -> (params, losses (epochs,))``: the core loop over ``epochs`` shuffled epochs, each epoch's
+    permutation and augmentation keys drawn from its own key."""
+    model = ContrastiveCNN(hidden)
     tx = optax.adam(config.learning_rate)
     n = x_train.shape[0]
     per_epoch = n // config.batch_size
-
-    def loss_fn(params, key, xb):
-        k1, k2 = jax.random.split(key)
-        z1 = model.apply({"params": params}, augment(k1, xb, config))[-1]
-        z2 = model.apply({"params": params}, augment(k2, xb, config))[-1]
-        return info_nce(z1, z2, config.temperature)
-
-    def step(carry, inputs):
-        params, opt_state = carry
-        key, idx = inputs
-        loss, grads = jax.value_and_grad(loss_fn)(params, key, x_train[idx])
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    def epoch(carry, key):
-        k_perm, k_steps = jax.random.split(key)
-        order = jax.random.permutation(k_perm, n)[: per_epoch * config.batch_size].reshape(per_epoch, -1)
-        carry, losses = jax.lax.scan(step, carry, (jax.random.split(k_steps, per_epoch), order))
-        return carry, losses.mean()
+    labels = jnp.zeros((n,), jnp.int32)  # unused: the objective sees no labels
 
     def train(key):
         k_init, k_run = jax.random.split(key)
-        params = model.init(k_init, x_train[:1])["params"]
-        (params, _), losses = jax.lax.scan(epoch, (params, tx.init(params)), jax.random.split(k_run, config.epochs))
-        return params, losses
+        state = create_train_state(k_init, model, tx, objective=Contrastive(config))
+        schedule = EpochShuffle(x_train, labels, config.batch_size, jax.random.split(k_run, config.epochs),
+                                step_keys=True)
+        state, metrics, _ = train_loop(state, schedule, config.epochs * per_epoch)
+        return state.params, metrics["batch_loss"].reshape(config.epochs, per_epoch).mean(1)
 
     return model, train
 

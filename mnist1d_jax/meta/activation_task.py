@@ -1,4 +1,4 @@
-"""The inner problem of the learned-activation study (EXPERIMENTS.md §6), as plain functions over pytrees.
+"""The inner problem of the learned-activation study, as a task of plain functions over pytrees.
 
 f(x) = ELU(x) + 0.2·g(x), g a scalar tanh MLP 1→H₁→…→1 (default 1→100→100→1; the notebook's 1→100→1 is
 ``g_hidden=(100,)``). Inner model: Dense 40→128, f, + 0.1·(2U−1) hidden noise shared over the batch, Dense
@@ -18,7 +18,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mnist1d_jax import meta as metalib
+from mnist1d_jax.meta import inner as metalib
+from mnist1d_jax.nn.init import dense_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,24 +45,9 @@ class InnerConfig:
     g_table_range: float = 12.0
 
 
-# XLA:CPU hands reductions fused with elementwise producers to its YNNPACK library by default. In this
-# study's programs that path is pathological: the sums over g's 12,800 inputs per inner step (g's weight
-# gradients) took 25 ms each instead of ~1 ms, and an exact 1→100→1 outer step took 11.8 s instead of 2.0 s
-# (measured; `scripts/speed.py --only meta`). Keeping YNNPACK for matrix products only fixes it. It is a per-
-# program option (not a process-wide flag) because it makes the CNN's training programs slower (10 seeds: 17 s
-# -> 21-25 s). Numbers are unaffected beyond float32 summation order.
-COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
-
-
-def _uniform(key, shape, bound):
-    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
 def dense_init(key, fan_in: int, fan_out: int) -> dict:
-    """PyTorch's default Linear init: weight and bias ~ U(±1/√fan_in). Shapes ``w [in, out]``, ``b [out]``."""
-    kw, kb = jax.random.split(key)
-    bound = 1.0 / fan_in**0.5
-    return {"w": _uniform(kw, (fan_in, fan_out), bound), "b": _uniform(kb, (fan_out,), bound)}
+    """PyTorch's default Linear init (``nn.init.dense_params``): ``w [in, out]``, ``b [out]`` ~ U(±1/√fan_in)."""
+    return dense_params(key, fan_in, fan_out)
 
 
 def init_g(key, g_hidden: tuple[int, ...]) -> list[dict]:
@@ -141,7 +127,7 @@ BASELINES: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 # ----------------------------------------------------------------------------------------------------------------
-class Task(NamedTuple):
+class InnerProblem(NamedTuple):
     """Everything fixed across outer steps of one run (common random numbers).
 
     ``x [T, B, 40]``, ``y [T, B]`` the sequential batches; ``keys [T]`` the per-step noise keys;
@@ -157,12 +143,12 @@ class Task(NamedTuple):
     test_key: jax.Array
 
 
-def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> Task:
+def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> InnerProblem:
     """Sequential batches ``(B·s) mod N`` from index 0, a fixed inner init and fixed noise keys."""
     k_init, k_noise, k_test = jax.random.split(key, 3)
     n = x_train.shape[0]
     idx = (jnp.arange(cfg.inner_steps)[:, None] * cfg.batch_size + jnp.arange(cfg.batch_size)) % n
-    return Task(
+    return InnerProblem(
         x=jnp.asarray(x_train, jnp.float32)[idx],
         y=jnp.asarray(y_train, jnp.int32)[idx],
         keys=jax.random.split(k_noise, cfg.inner_steps),
@@ -304,16 +290,16 @@ def _inner_step(act_fd: Callable, cfg: InnerConfig) -> Callable:
     return step
 
 
-def _test_accuracy(params, meta, task: Task, act: Callable, cfg: InnerConfig) -> jax.Array:
+def _test_accuracy(params, meta, task: InnerProblem, act: Callable, cfg: InnerConfig) -> jax.Array:
     logits = forward(params, task.x_test, task.test_key, lambda h, k: act(meta, h, k), cfg.noise)
     return jax.lax.stop_gradient(100.0 * jnp.mean(jnp.argmax(logits, -1) == task.y_test))
 
 
-def _start(task: Task):
+def _start(task: InnerProblem):
     return task.params0, jax.tree.map(jnp.ones_like, task.params0)  # RMSProp's v starts at 1 (§6)
 
 
-def inner_run(meta, task: Task, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
+def inner_run(meta, task: InnerProblem, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
               act_fd: Callable | None = None):
     """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
     act_fd = value_and_derivative(act) if act_fd is None else act_fd
@@ -360,3 +346,22 @@ def make_meta_value_and_grad(cfg: InnerConfig):
         return (value, _aux(losses, _test_accuracy(params, gp, task, act, cfg))), grad
 
     return value_and_grad
+
+
+def tabulated_activation(g_params, *, g_scale: float = 0.2, nodes: int = 1025, span: float = 12.0) -> Callable:
+    """The noise-free learned f as an elementwise function with a custom derivative (the interpolant's)."""
+    z = jnp.linspace(-span, span, nodes, dtype=jnp.float32)
+    gv, gd = jax.jvp(lambda t: g_apply(g_params, t, None, 0.0), (z,), (jnp.ones_like(z),))
+
+    @jax.custom_jvp
+    def f(x):
+        return jax.nn.elu(x) + g_scale * hermite(gv, gd, -span, span, x)[0]
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        e, de = jax.jvp(jax.nn.elu, (x,), (jnp.ones_like(x),))
+        val, der = hermite(gv, gd, -span, span, x)
+        return e + g_scale * val, (de + g_scale * der) * t
+
+    return f

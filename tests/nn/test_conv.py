@@ -1,11 +1,13 @@
-"""The hand-written convolution equals XLA's reference convolution, in values and gradients."""
+"""Both implementations of the convolution (CPU patches-times-matmul, XLA's elsewhere) equal a reference
+convolution at full precision, in values, gradients, forward mode and second order."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.nn.layers import PReLU, conv1d, conv1d_clb, conv_out_length, torch_bound, uniform_init
+from mnist1d_jax.nn import conv
+from mnist1d_jax.nn.conv import conv1d, conv1d_clb, conv_out_length
 
 
 def reference_conv(x, kernel, bias, stride, padding):
@@ -51,7 +53,7 @@ def test_conv_matches_lax_values_and_gradients(case):
 
 
 def test_paper_lengths_and_not_same_padding():
-    # Explicit padding 1 gives 19 for the first conv; Flax's 'SAME' would give 20 (EXPERIMENTS.md §0.1).
+    # Explicit padding 1 gives 19 for the first conv; Flax's 'SAME' would give 20 (the original pads by 1).
     assert [conv_out_length(40, 5, 2, 1), conv_out_length(19, 3, 2, 1), conv_out_length(10, 3, 2, 1)] == [19, 10, 5]
     h = jnp.ones((1, 40, 3))
     assert conv1d_clb(h, jnp.ones((25, 1, 5)), None, 2, 1).shape == (25, 19, 3)
@@ -65,19 +67,24 @@ def test_conv_under_jit_and_vmap():
         np.testing.assert_allclose(out[i], conv1d_clb(x[i], w[i], None, 2, 1), rtol=1e-5, atol=1e-5)
 
 
-def test_torch_uniform_init_bounds():
-    bound = torch_bound(75)
-    w = uniform_init(bound)(jax.random.key(0), (10000,))
-    assert float(jnp.abs(w).max()) <= bound
-    assert float(jnp.abs(w).max()) > 0.99 * bound  # actually uses the range
+def test_the_xla_implementation_equals_the_cpu_one():
+    """The implementation used off the CPU (lax.conv_general_dilated in the channel-major layout) gives the
+    CPU kernel's values and gradients; both are the same function of the same arguments."""
+    h = jax.random.normal(jax.random.key(0), (5, 19, 7))
+    w = jax.random.normal(jax.random.key(1), (4, 5, 3))
+    b = jnp.arange(4.0)
 
+    @jax.jit
+    def both(h, w, b):
+        def value_and_grads(impl):
+            f = lambda h, w, b: jnp.sum(jnp.sin(impl(h, w, b, 2, 1)))  # noqa: E731
+            return f(h, w, b), jax.grad(f, argnums=(0, 1, 2))(h, w, b)
+        return value_and_grads(conv._conv_bias_cpu), value_and_grads(conv._conv_bias_xla)
 
-def test_prelu():
-    m = PReLU(num_parameters=3, axis=0)
-    v = m.init(jax.random.key(0), jnp.ones((3, 2)))
-    np.testing.assert_allclose(v["params"]["slope"], 0.25)
-    y = m.apply(v, jnp.array([[-4.0, 2.0]] * 3))
-    np.testing.assert_allclose(y, [[-1.0, 2.0]] * 3)
+    (v_cpu, g_cpu), (v_xla, g_xla) = both(h, w, b)
+    np.testing.assert_allclose(v_cpu, v_xla, rtol=1e-5)
+    for a, r in zip(g_cpu, g_xla, strict=True):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("c_in,k", [(1, 5), (4, 3)])  # the elementwise and the matmul forward kernels

@@ -1,0 +1,86 @@
+"""Evaluations for ``train_loop``: ``evaluate(state) -> dict`` of scalars, built from the data they measure.
+
+* `split_metrics(data)`: loss and accuracy (%) of every split a ``Data`` holds (train, val, test), in one
+  forward pass over all of them: ``{"train_loss", "train_acc", ["val_loss", "val_acc",] "test_loss",
+  "test_acc"}``; the loss is the softmax cross-entropy whatever the training loss.
+* `error_metrics(splits, loss_fn, chunk)`: per split, error (%), the training loss and the cross-entropy, the
+  forward pass cut into chunks of ``chunk`` examples (memory of wide models on 12,000 test examples):
+  ``{"<name>_error", "<name>_loss", "<name>_nll"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mnist1d_jax.core.step import TrainState, cross_entropy
+from mnist1d_jax.data.splits import Data
+
+Array = jax.Array
+
+
+def _softmax_xent(logits: Array, labels: Array) -> Array:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def split_metrics(data: Data, splits: tuple[str, ...] = ("train", "val", "test"),
+                  loss_fn: Callable | None = None) -> Callable:
+    """``evaluate(state)``: loss and accuracy (%) of the chosen splits present in ``data``, one forward pass.
+
+    The loss is the softmax cross-entropy, or ``loss_fn(logits, labels) -> ()`` of each split when given.
+    """
+    arrays = {"train": (data.x, data.y), "val": (data.x_val, data.y_val), "test": (data.x_test, data.y_test)}
+    parts = [(name, *arrays[name]) for name in splits if arrays[name][0] is not None]
+    x_all = jnp.concatenate([p[1] for p in parts])
+    y_all = jnp.concatenate([p[2] for p in parts])
+    bounds = np.cumsum([0] + [p[1].shape[0] for p in parts])
+
+    def evaluate(state: TrainState) -> dict[str, Array]:
+        logits = state.logits(x_all)
+        losses = _softmax_xent(logits, y_all) if loss_fn is None else None
+        correct = (jnp.argmax(logits, -1) == y_all).astype(jnp.float32)
+        out = {}
+        for (name, _, _), a, b in zip(parts, bounds[:-1], bounds[1:], strict=True):
+            out[f"{name}_loss"] = losses[a:b].mean() if loss_fn is None else loss_fn(logits[a:b], y_all[a:b])
+            out[f"{name}_acc"] = 100.0 * correct[a:b].mean()
+        return out
+
+    return evaluate
+
+
+def error_metrics(splits: dict[str, tuple[Array, Array]], loss_fn: Callable = cross_entropy,
+                  chunk: int = 4000) -> Callable:
+    """``evaluate(state)``: ``{"<name>_error" (%), "<name>_loss" (loss_fn), "<name>_nll" (cross-entropy)}`` per
+    split, each split's forward pass in chunks of ``chunk`` examples (a remainder beyond whole chunks is
+    left out; the studies' sizes are multiples)."""
+
+    def measure(state, xs, ys):
+        size = min(chunk, xs.shape[0])
+        n_chunks = xs.shape[0] // size
+        xs_c = xs[: n_chunks * size].reshape(n_chunks, size, -1)
+        ys_c = ys[: n_chunks * size].reshape(n_chunks, size)
+
+        def one(args):
+            xc, yc = args
+            logits = state.logits(xc)
+            return (jnp.sum(jnp.argmax(logits, -1) != yc), loss_fn(logits, yc) * size,
+                    cross_entropy(logits, yc) * size)
+
+        wrong, loss, nll = jax.tree_util.tree_map(jnp.sum, jax.lax.map(one, (xs_c, ys_c)))
+        m = n_chunks * size
+        return 100.0 * wrong / m, loss / m, nll / m
+
+    def evaluate(state: TrainState) -> dict[str, Array]:
+        out = {}
+        for name, (xs, ys) in splits.items():
+            out[f"{name}_error"], out[f"{name}_loss"], out[f"{name}_nll"] = measure(state, xs, ys)
+        return out
+
+    return evaluate
+
+
+__all__ = ["error_metrics", "split_metrics"]

@@ -1,0 +1,120 @@
+"""The learned-activation study's inner problem: hand-written gradients, meta-gradients, the tabulated g,
+the piecewise-linear fits, the RMSProp variant's finite slope, the renormalised reverse pass."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from mnist1d_jax import meta
+from mnist1d_jax.meta import activation_task as core
+from mnist1d_jax.studies.metalearn_activation import fit_pwl
+
+
+@pytest.fixture(scope="module")
+def act_task():
+    cfg = core.InnerConfig(g_hidden=(16,), inner_steps=6, objective_from=2, hidden=12, batch_size=8,
+                           test_examples=20)
+    k = jax.random.split(jax.random.key(1), 4)
+    x = jax.random.normal(k[0], (64, 40))
+    y = jax.random.randint(k[1], (64,), 0, 10)
+    return cfg, core.make_task(k[2], x, y, x[:20], y[:20], cfg), core.init_g(k[3], cfg.g_hidden)
+
+
+def test_hand_written_inner_gradient_equals_autodiff(act_task):
+    cfg, task, gp = act_task
+    act = core.make_act(cfg)
+    batch = (task.x[0], task.y[0], task.keys[0])
+    loss, grads = core.loss_and_grad(core.value_and_derivative(act), gp, task.params0, *batch, cfg.noise)
+    ref_loss, ref = jax.value_and_grad(
+        lambda p: core.xent(core.forward(p, batch[0], batch[2], lambda h, k: act(gp, h, k), cfg.noise), batch[1])
+    )(task.params0)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7), grads, ref)
+
+
+def test_activation_meta_gradient_matches_finite_differences(act_task):
+    cfg, task, gp = act_task
+    f = jax.jit(lambda g: core.make_meta_loss(cfg)(g, task)[0])
+    grad = jax.grad(f)(gp)
+    direction = jax.tree.map(lambda a: jnp.sign(a), grad)
+    eps = 1e-2
+    shift = lambda s: jax.tree.map(lambda p, d: p + s * d, gp, direction)
+    fd = (f(shift(eps)) - f(shift(-eps))) / (2 * eps)
+    analytic = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction), strict=True))
+    assert float(analytic) == pytest.approx(float(fd), rel=2e-2)
+
+
+def test_tabulated_g_option_matches_the_exact_meta_gradient(act_task):
+    cfg, task, gp = act_task
+    exact = jax.value_and_grad(lambda g: core.make_meta_loss(cfg)(g, task)[0])(gp)
+    table_cfg = core.InnerConfig(**{**cfg.__dict__, "g_table": 257})
+    approx = jax.value_and_grad(lambda g: core.make_meta_loss(table_cfg)(g, task)[0])(gp)
+    np.testing.assert_allclose(approx[0], exact[0], rtol=1e-5)
+    e, a = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(t[1])]) for t in (exact, approx))
+    assert np.linalg.norm(a - e) <= 1e-3 * np.linalg.norm(e)
+
+
+def test_piecewise_linear_paper_fit_and_own_fit():
+    x = jnp.array([-3.0, -2.0, -1.5, 0.0, 1.0])
+    np.testing.assert_allclose(core.piecewise_linear_paper(x), [0.45, 0.0, 0.475, -0.75, -0.2], atol=1e-6)
+    grid = np.linspace(-5, 5, 100, dtype=np.float32)
+    coef = np.array([0.1, 0.2, -1.0, 0.5, 0.3, -0.2, 1.1], np.float32)
+    np.testing.assert_allclose(fit_pwl(np.asarray(core.piecewise_linear(coef, grid)), grid), coef, atol=1e-4)
+
+
+def test_rmsprop_meta_gradient_is_finite_when_v_underflows_to_zero():
+    """A parameter whose gradients all underflowed has v = 0 and g = 0: naive √ gives 0·∞ = NaN."""
+    cfg = core.InnerConfig()
+    v, p = jnp.zeros(3), jnp.ones(3)
+
+    def through(sqrt):
+        def f(scale):  # the gradient is a function of a meta-parameter; at scale 0 it is exactly zero
+            g = scale * jnp.array([0.0, 0.0, 1.0])
+            v_new = cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g
+            return jnp.sum(p - cfg.inner_lr * g / (sqrt(v_new) + cfg.rms_eps))
+        return jax.grad(f)(0.0)
+
+    assert not np.isfinite(through(jnp.sqrt))
+    assert np.isfinite(through(core.safe_sqrt))
+    np.testing.assert_allclose(through(core.safe_sqrt), -cfg.inner_lr / cfg.rms_eps, rtol=1e-6)
+    new_p, new_v = core.rmsprop({"w": p}, {"w": jnp.array([0.0, 1e-3, 1.0])}, {"w": v}, cfg)
+    np.testing.assert_array_equal(new_p["w"], p - cfg.inner_lr * jnp.array([0.0, 1e-3, 1.0]) / (
+        jnp.sqrt(new_v["w"]) + cfg.rms_eps))
+
+
+def test_meta_loss_scale_gives_the_same_clipped_update(act_task):
+    """Differentiating 2⁻⁶⁴·loss and clipping in the scaled space is the unscaled update, bit for bit up to
+    rounding, while keeping an exploding backward pass inside float32's range."""
+    cfg, task, gp = act_task
+    f = core.make_meta_loss(cfg)
+    outs = [meta.run_outer(f, optax.sgd(0.3), gp, task, 2, clip=0.1, loss_scale=s)[1] for s in (1.0, 2.0**-64)]
+    np.testing.assert_allclose(outs[1]["value"], outs[0]["value"], rtol=1e-6)
+    np.testing.assert_allclose(outs[1]["grad_norm"], outs[0]["grad_norm"], rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), outs[1]["record"],
+                 outs[0]["record"])
+
+
+def test_renormalised_reverse_pass_equals_autodiff(act_task):
+    cfg, task, gp = act_task
+    (value, aux), scaled = jax.jit(core.make_meta_value_and_grad(cfg))(gp, task)
+    (ref_value, ref_aux), ref = jax.value_and_grad(core.make_meta_loss(cfg), has_aux=True)(gp, task)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    np.testing.assert_allclose(aux["test_acc"], ref_aux["test_acc"])
+    grad = jax.tree.map(lambda m: jnp.ldexp(m, scaled.exponent), scaled.mantissa)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-8), grad, ref)
+    # and in the outer loop: the same clipped updates as plain reverse mode
+    runs = [meta.run_outer(core.make_meta_loss(cfg), optax.sgd(0.3), gp, task, 2, clip=0.1, mode=mode)[1]
+            for mode in ("reverse", core.make_meta_value_and_grad(cfg))]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), runs[1]["record"],
+                 runs[0]["record"])
+
+
+def test_tabulated_activation_is_the_learned_function_and_its_slope():
+    gp = core.init_g(jax.random.key(2), (16,))
+    f = core.tabulated_activation(gp)
+    z = jnp.linspace(-6, 6, 101)
+    np.testing.assert_allclose(f(z), core.learned_activation(gp, z), atol=1e-5)
+    exact_slope = jax.vmap(jax.grad(lambda t: core.learned_activation(gp, t)))(z)
+    np.testing.assert_allclose(jax.vmap(jax.grad(f))(z), exact_slope, atol=1e-4)
