@@ -1,10 +1,10 @@
-"""Lottery-ticket masks as pytrees shaped like the params (EXPERIMENTS.md §3), all pure functions.
+"""Lottery-ticket masks as pytrees shaped like the params, all pure functions.
 
 A mask is a pytree of 0/1 float arrays with the same structure as a Flax ``params`` dict; the forward pass
 uses ``params * mask`` (``core.step.TrainState.mask``), so pruned entries get zero gradient and zero Adam moments.
 
 A *layer* is one top-level entry of the params dict (``{"Dense_0": {"kernel", "bias"}, ...}``). Pruning is
-layer-wise as in the paper (§3.3): the same fraction ``s`` of each layer's weights **and** biases, taken
+layer-wise as in the paper: the same fraction ``s`` of each layer's weights **and** biases, taken
 together, is removed: ``floor(s * n_layer)`` entries with the lowest score. The paper concatenates the
 PyTorch weight ``(out, in)`` row-major and then the bias; the order only matters for ties, which magnitude
 scores (continuous values, previously pruned entries exactly 0 and always all dropped) and fresh uniform noise
@@ -126,7 +126,7 @@ def prune(params: PyTree, sparsity: float, criterion: str = "magnitude", key: Ar
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Statistics and pictures of first-layer masks (§3.6, §3.7)
+# Statistics and pictures of first-layer masks (the paper's panel g and its appendix figure)
 # --------------------------------------------------------------------------------------------------------------
 def run_products(a: np.ndarray, run: int) -> np.ndarray:
     """``prod_{i<run} A[:, j+i]`` for every window start j: ``(H, D) -> (H, D - run + 1)``."""
@@ -166,7 +166,7 @@ def adjacency_p4_original_slip(lottery: np.ndarray, random: np.ndarray) -> float
 
 
 def sorted_mask_image(a: np.ndarray) -> np.ndarray:
-    """§3.7 image of a first-layer mask: ``(H, D) -> (D, H)``, inputs vertical, hidden units horizontal.
+    """The appendix figure's image of a first-layer mask: ``(H, D) -> (D, H)``, inputs vertical, units across.
 
     Columns are sorted by decreasing ``(vertically adjacent kept pairs) + 0.001 * (kept entries)``, so units
     with long runs of neighbouring inputs come first and empty units last.

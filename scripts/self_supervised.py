@@ -1,14 +1,16 @@
-"""SimCLR-style self-supervised learning (the ICML SSL figure): figures/ssl.png and ssl.json
+"""SimCLR-style self-supervised learning (the ICML SSL figure): figures/ssl.{json,npz,png}
 
-    python scripts/self_supervised.py [--quick] [--out figures] [--redraw]
+    python scripts/self_supervised.py  # the paper's protocol, resumable (= mnist1d-jax ssl)
+    python scripts/self_supervised.py --quick --out /tmp/q  # every stage on a tiny config (a smoke test)
+    python scripts/self_supervised.py --seeds 3 --projectors default
+    python scripts/self_supervised.py --redraw  # figures again from the record (--help: every option)
 
 (Not scripts/ssl.py: a script folder on sys.path would shadow the standard library's ssl module.)
 """
 
 import sys
 
-from mnist1d_jax.backend import main_on_all_cores
-from mnist1d_jax.studies.ssl import main
+from mnist1d_jax.cli import study_main
 
 if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))
+    sys.exit(study_main("ssl"))

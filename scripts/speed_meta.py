@@ -28,11 +28,12 @@ def _row(what, ours, reference, note=""):
 
 def lr_rows(quick: bool) -> list[dict]:
     from mnist1d_jax.data.io import get_dataset
+    from mnist1d_jax.report.runner import Context
     from mnist1d_jax.studies import metalearn_lr as study
 
-    config = study.LRStudyConfig.quick_config() if quick else study.LRStudyConfig()
+    config = study.QUICK if quick else study.LRStudyConfig(memory=False)
     repeats = 1 if quick else 2  # best of 2 on both sides (each of ours compiles afresh: run() builds a new jit)
-    results = [study.run(config) for _ in range(repeats)]
+    results = [study.run(config, Context()) for _ in range(repeats)]
     result = results[-1]
     ours = min(r["runtime"]["wall_s_including_compile"] for r in results)
     conv = result["converged_lr"]
@@ -56,7 +57,7 @@ def activation_rows(quick: bool) -> list[dict]:
     rows = []
     for g_hidden in ((8,),) if quick else ((100,), (100, 100)):
         for table in (None, 257):
-            base = study.ActivationStudyConfig.quick_config() if quick else study.ActivationStudyConfig()
+            base = study.QUICK if quick else study.ActivationStudyConfig()
             config = dataclasses.replace(base, g_hidden=g_hidden, g_table=table, seeds=(0,))
             seconds = study.time_outer_steps(config, 2 if quick else 3)
             net = "1→" + "→".join(map(str, g_hidden)) + "→1"

@@ -63,7 +63,7 @@ if torch is not None:
 
 def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int = 250, batch_size: int = 100,
                 lr: float = 1e-2, seed: int = 0, threads: int | None = None) -> dict:
-    """Harness H (EXPERIMENTS.md §0.2) in eager PyTorch; returns wall seconds and the test accuracy curve.
+    """The original harness in eager PyTorch; returns wall seconds and the test accuracy curve.
 
     ``threads`` sets ``torch.set_num_threads`` (None: torch's default, one per core). On a shared machine
     one thread avoids OpenMP threads spinning against other processes, which slows PyTorch many-fold.
@@ -94,7 +94,7 @@ def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int
 
 def metalearn_lr(x, y, initial_lrs=(1.5, 0.15), seed: int = 0, inner_steps: int = 200, batch_size: int = 50,
                  outer_steps: int = 50, outer_lr: float = 0.3, hidden: int = 50, threads: int | None = None) -> dict:
-    """The learned-learning-rate protocol (EXPERIMENTS.md §5) the way a PyTorch user writes it.
+    """The learned-learning-rate protocol the way a PyTorch user writes it.
 
     A 40→hidden tanh→10 MLP as functional tensors; the 200 inner SGD steps keep their graph
     (``create_graph=True``) so that one ``backward`` of the mean inner loss gives dη; outer plain gradient

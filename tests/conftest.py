@@ -33,3 +33,18 @@ def frozen():
 def private_cache(tmp_path, monkeypatch):
     """Never touch the user's cache: every test gets its own cache folder."""
     monkeypatch.setenv("MNIST1D_JAX_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def run_quick(tmp_path):
+    """``run_quick(name, **changes) -> (record, record read back from disk)``: the study's ``QUICK`` config (with
+    changes) through the one runner into a temporary folder, figures drawn."""
+    from mnist1d_jax.report.runner import load_record, run_study, study_module
+
+    def run(name, **changes):
+        module = study_module(name)
+        config = module.QUICK.replace(**changes) if changes else module.QUICK
+        record = run_study(module, config, tmp_path / name)
+        return record, load_record(module, tmp_path / name)
+
+    return run

@@ -1,5 +1,5 @@
 """The ``mnist1d-jax`` command line (``python -m mnist1d_jax.cli`` runs it too)."""
 
-from mnist1d_jax.cli.app import main
+from mnist1d_jax.cli.app import main, study_main
 
-__all__ = ["main"]
+__all__ = ["main", "study_main"]

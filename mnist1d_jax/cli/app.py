@@ -3,71 +3,95 @@
     mnist1d-jax data -o mnist1d.npz [--num-samples 50000 --shuffle-seq ...]   generate a dataset file
     mnist1d-jax figure [--data mnist1d.npz] [-o figures/dataset.png]          draw the dataset figure
     mnist1d-jax train --model cnn --seeds 10                                  baselines over seeds
-    mnist1d-jax metalearn-lr | metalearn-activation                           the metalearning studies
-    mnist1d-jax lottery | double-descent                                      masks and width sweeps
+    mnist1d-jax <study> [--quick] [--out figures] [options]                   one study of the paper
     mnist1d-jax reproduce [--quick] [--only STUDY ...]                        every study + REPORT.md
 
-Every `DatasetConfig` field is an option of ``data`` (generated from the dataclass, so the CLI can never
-drift from the library) and is validated the same way. Study subcommands register themselves in
-`_SUBCOMMANDS`.
+Every option of ``data`` and of each study is a field of its config dataclass (generated from it, so the
+command line cannot drift from the library) and is validated the same way. Errors are one line on stderr:
+exit status 2 for bad input (found before any work), 1 for a run that failed, 130 for Ctrl-C; ``--debug``
+shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import sys
 import time
 from pathlib import Path
 
 from mnist1d_jax.backend import use_cpu_cores
+from mnist1d_jax.cli.builder import add_config_options, config_from_args
 from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.studies import EXTRA, STUDIES
 
-# Modules that add a subcommand through ``register(subparsers)``; missing ones are skipped.
-_SUBCOMMANDS = ("mnist1d_jax.cli.train", "mnist1d_jax.cli.meta", "mnist1d_jax.cli.sweeps", "mnist1d_jax.cli.reproduce")
-
-
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
+PROG = "mnist1d-jax"
+DIE_WITH_PARENT = "MNIST1D_JAX_DIE_WITH_PARENT"  # set by ``reproduce`` for the studies it starts
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per `DatasetConfig` field, defaulting to the paper's value."""
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``reproduce`` sets this up for its studies, so no
+    study outlives it); a no-op elsewhere."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before we asked
+        os._exit(137)
+
+
+class UsageError(Exception):
+    """Bad input found before any work (exit status 2)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``prog: error: message``, exit status 2), no usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _command_name(study: str) -> str:
+    return study.replace("_", "-")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# data and figure
+# --------------------------------------------------------------------------------------------------------------
+def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("dataset (defaults reproduce the paper's frozen data)")
     for field in dataclasses.fields(DatasetConfig):
-        default = field.default
+        default, name = field.default, "--" + field.name.replace("_", "-")
         if field.name == "padding":
-            group.add_argument(_option(field.name), type=int, nargs=2, metavar=("LOW", "HIGH"), default=default)
+            group.add_argument(name, type=int, nargs=2, metavar=("LOW", "HIGH"), default=default)
         elif isinstance(default, bool):
-            group.add_argument(_option(field.name), action=argparse.BooleanOptionalAction, default=default)
+            group.add_argument(name, action=argparse.BooleanOptionalAction, default=default)
         else:
-            group.add_argument(_option(field.name), type=type(default), default=default, metavar="N")
-    group.set_defaults()
-
-
-def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> DatasetConfig:
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
-    values["padding"] = tuple(values["padding"])
-    try:
-        return DatasetConfig(**values)
-    except ValueError as err:
-        parser.error(str(err))
+            group.add_argument(name, type=type(default), default=default, metavar="N")
 
 
 def _cmd_data(args, parser) -> int:
     from mnist1d_jax.data.generator import make_dataset
     from mnist1d_jax.data.io import save_dataset
+    from mnist1d_jax.report.runner import check_output_folder
 
-    config = config_from_args(args, parser)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
+    values["padding"] = tuple(values["padding"])
+    try:
+        config = DatasetConfig(**values)
+    except ValueError as err:
+        parser.error(str(err))
+    check_output_folder(Path(args.output).parent if str(args.output) else Path(""))
     start = time.perf_counter()
     dataset = make_dataset(config)
     seconds = time.perf_counter() - start
     path = save_dataset(dataset, args.output)
-    print(
-        f"wrote {path}: {len(dataset.x):,} train + {len(dataset.x_test):,} test examples of length "
-        f"{config.final_seq_length} (generated in {seconds:.2f} s)"
-    )
+    print(f"wrote {path}: {len(dataset.x):,} train + {len(dataset.x_test):,} test examples of length "
+          f"{config.final_seq_length} (generated in {seconds:.2f} s)")
     return 0
 
 
@@ -79,12 +103,71 @@ def _cmd_figure(args, parser) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------------------------
+# the studies
+# --------------------------------------------------------------------------------------------------------------
+def _add_study(sub, name: str) -> None:
+    from mnist1d_jax.report.runner import study_module
+
+    module = study_module(name)
+    p = sub.add_parser(_command_name(name), help=module.TITLE, description=(module.__doc__ or "").split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures, their JSON and the "
+                   "study's resume state (default: figures)")
+    p.add_argument("--quick", action="store_true", help="a tiny config that runs every stage in seconds (a smoke "
+                   "test, not a result)")
+    p.add_argument("--paper-seeds", action="store_true", help="the paper's own run counts (often one seed)")
+    p.add_argument("--redraw", action="store_true", help="only draw the figures again from the saved record")
+    p.add_argument("--fresh", action="store_true", help="ignore the partial results of an earlier run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_options(p, module.Config)
+    p.set_defaults(run=_cmd_study, study=name, parser=p)
+
+
+def study_config(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None):
+    """The study's config from its command line: the default, ``QUICK`` or the paper's seeds, then options."""
+    from mnist1d_jax.report.runner import study_module
+
+    module = study_module(name)
+    base = module.QUICK if args.quick else module.Config()
+    if getattr(args, "paper_seeds", False) and module.PAPER_SEEDS:
+        base = dataclasses.replace(base, **module.PAPER_SEEDS)
+    return config_from_args(args, module.Config, base, parser)
+
+
+def _cmd_study(args, parser) -> int:
+    from mnist1d_jax.report import runner
+
+    module = runner.study_module(args.study)
+    if args.redraw:
+        if not runner.record_paths(args.out, module)[0].exists():
+            raise UsageError(f"{args.out} holds no {module.NAME}.json to redraw from")
+        for path in runner.redraw(module, args.out):
+            print(f"wrote {path}")
+        return 0
+    config = study_config(args.study, args, parser)
+    try:
+        runner.check_output_folder(args.out)
+    except runner.OutputError as err:
+        raise UsageError(str(err)) from None
+    record = runner.run_study(module, config, args.out, resume=not args.fresh, progress=not args.no_progress)
+    for row in module.report_rows(record):
+        print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
+    print(f"wrote {args.out / (module.NAME + '.json')} and its figures in {record['runtime_s']:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the parser and main
+# --------------------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist1d-jax", description=__doc__.split("\n\n")[0])
+    from mnist1d_jax.cli import reproduce, train
+
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="generate an MNIST-1D dataset and write it as a safe .npz file")
-    add_config_options(data)
+    _add_dataset_options(data)
     data.add_argument("-o", "--output", type=Path, default=Path("mnist1d.npz"), help="the .npz file to write")
     data.set_defaults(run=_cmd_data, parser=data)
 
@@ -93,28 +176,56 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("-o", "--output", type=Path, default=Path("figures/dataset.png"))
     figure.set_defaults(run=_cmd_figure, parser=figure)
 
-    for name in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(sub)
+    train.register(sub)
+    for name in STUDIES + EXTRA:
+        _add_study(sub, name)
+    reproduce.register(sub)
     return parser
 
 
-# Subcommands that keep JAX's single CPU device: the lottery search runs its two criteria as two programs on
-# two threads, which measured 40 % slower with one device per core (194 s vs 273 s for `lottery --quick`).
-SINGLE_DEVICE_COMMANDS = frozenset({"lottery"})
+def _wants_one_device(argv: list[str]) -> bool:
+    from mnist1d_jax.report.runner import study_module
+
+    for name in STUDIES + EXTRA:
+        if _command_name(name) in argv:
+            return getattr(study_module(name), "CPU_DEVICES", "all") == "one"
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    if os.environ.pop(DIE_WITH_PARENT, None):
+        die_with_parent()
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command not in SINGLE_DEVICE_COMMANDS:
+    if not _wants_one_device(argv):
         use_cpu_cores()  # before any JAX work: one CPU device per core, so many-run calls use every core
-    return args.run(args, getattr(args, "parser", parser))
+    command = f"{PROG} {args.command}"
+    try:
+        return args.run(args, getattr(args, "parser", parser))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"\n{command}: interrupted (finished work is kept; run again to resume)", file=sys.stderr)
+        return 130
+    except UsageError as err:
+        if args.debug:
+            raise
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001  (the one place that turns any failure into one line)
+        if args.debug:
+            raise
+        print(f"{command}: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+
+
+def study_main(name: str, argv: list[str] | None = None) -> int:
+    """What ``scripts/<study>.py`` runs: ``mnist1d-jax <study> ARGS``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return main([_command_name(name), *argv])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`DatasetConfig`: every knob of the MNIST-1D generator, with the paper's defaults, validated on construction.
 
-Defaults are those of the original package (EXPERIMENTS.md §1.3). Every invalid value raises a `ValueError`
-naming the field, the value and what is allowed; nothing is silently shrunk or rounded.
+Defaults are those of the original package (the paper's hyperparameter table omits scale_coeff = 0.4).
+Every invalid value raises a `ValueError` naming the field, the value and what is allowed; nothing is silently
+shrunk or rounded.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnist1d_jax.data.templates import NUM_CLASSES
+from mnist1d_jax.validation import ConfigError
 
 # Schema version of the config as written into files and cache keys. Bump it when a field changes meaning.
 CONFIG_VERSION = 1
-
-
-class ConfigError(ValueError):
-    """An invalid `DatasetConfig` field (a `ValueError`, so ``except ValueError`` catches it)."""
 
 
 def _fail(field: str, value: Any, allowed: str) -> None:

@@ -1,4 +1,4 @@
-"""`make_dataset`: the exact MNIST-1D generator, vectorised (EXPERIMENTS.md §1.5–1.6).
+"""`make_dataset`: the exact MNIST-1D generator, vectorised.
 
 The random draws follow NumPy's legacy stream in exactly the original order (read in bulk by
 :mod:`mnist1d_jax.data.legacy_stream`); the arithmetic runs on blocks of ~1,000 examples at a time
@@ -123,7 +123,8 @@ class _TemplateTable:
 
 
 def _transform_block(draws, labels: np.ndarray, config: DatasetConfig, table: _TemplateTable, plans) -> np.ndarray:
-    """Apply §1.5 steps 2–10 to a block of examples; returns (n, final_seq_length) raw inputs."""
+    """Apply the recipe's steps after the draws (pad, stretch, scale, shift, noise, shear, resample) to a block of
+    examples; returns (n, final_seq_length) raw inputs."""
     smoothing, resampling = plans
     low, high = config.padding
     pads = low + (draws.pad_u * (high - low + 1)).astype(np.int64)

@@ -1,6 +1,6 @@
 """An on-device MNIST-1D sampler in JAX, for infinite-data experiments.
 
-`sample(key, n, config)` draws fresh examples by the generator's recipe (EXPERIMENTS.md §1.5) with
+`sample(key, n, config)` draws fresh examples by the generator's recipe with
 ``jax.random``: the same distribution as `make_dataset`, but different numbers. It is jit-able (``n`` and
 ``config`` are static) and vmappable over keys, so a training loop can draw each batch on the device.
 """

@@ -1,4 +1,4 @@
-"""The ten hand-drawn 1-D digit templates of MNIST-1D (EXPERIMENTS.md §1.4).
+"""The ten hand-drawn 1-D digit templates of MNIST-1D (the original's raw values, 12 points each).
 
 Every dataset example is one of these twelve-point curves, padded, stretched, shifted, scaled, sheared and
 made noisy by :mod:`mnist1d_jax.data.generator`.

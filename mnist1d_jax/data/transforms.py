@@ -1,4 +1,4 @@
-"""The per-example MNIST-1D transforms (EXPERIMENTS.md §1.5), each applied to a whole block of rows at once.
+"""The per-example MNIST-1D transforms, each applied to a whole block of rows at once.
 
 Every function reproduces, in float64 and in the same operation order, the scalar routine the original
 generator calls per example (``np.interp`` for resampling, SciPy's reflect-mode Gaussian filter, a slice-and-

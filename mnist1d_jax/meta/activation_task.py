@@ -2,7 +2,7 @@
 
 f(x) = ELU(x) + 0.2·g(x), g a scalar tanh MLP 1→H₁→…→1 (default 1→100→100→1; the notebook's 1→100→1 is
 ``g_hidden=(100,)``). Inner model: Dense 40→128, f, + 0.1·(2U−1) hidden noise shared over the batch, Dense
-128→10, trained by the differentiable RMSProp variant of §6 for 301 steps. The meta-loss (mean of the last
+128→10, trained by a differentiable RMSProp variant for 301 steps. The meta-loss (mean of the last
 200 inner losses) is differentiated through the whole unroll with `mnist1d_jax.meta.unroll`.
 
 Plain functions rather than Flax modules: the activation is applied to 100×128 scalars per inner step and
@@ -24,7 +24,7 @@ from mnist1d_jax.nn.init import dense_params
 
 @dataclasses.dataclass(frozen=True)
 class InnerConfig:
-    """The §6 inner procedure. Shapes (widths, steps, batch) are static; nothing here is traced."""
+    """The inner procedure. Shapes (widths, steps, batch) are static; nothing here is traced."""
 
     g_hidden: tuple[int, ...] = (100, 100)  # (100,) = the original notebook's 1→100→1
     g_scale: float = 0.2
@@ -87,7 +87,7 @@ def learned_activation(gp, x, key=None, *, g_scale=0.2, noise=0.1):
 
 
 def piecewise_linear_paper(x: jax.Array) -> jax.Array:
-    """The original's piecewise-linear fit of its learned function (§6.1), strict inequalities (0 at knots)."""
+    """The original's piecewise-linear fit of its learned function, strict inequalities (0 at knots)."""
     pieces = [
         (x < -2, 0.15 * x + 0.9),
         ((x > -2) & (x < -1), -0.25 * x + 0.1),
@@ -272,7 +272,7 @@ def _safe_sqrt_jvp(primals, tangents):
 
 
 def rmsprop(params, grads, v, cfg: InnerConfig):
-    """The §6 RMSProp variant: v ← ρv + (1−ρ)g², θ ← θ − lr·g/(√v + ε) (√ with a finite slope at 0)."""
+    """The study's RMSProp variant: v ← ρv + (1−ρ)g², θ ← θ − lr·g/(√v + ε) (√ with a finite slope at 0)."""
     v = jax.tree.map(lambda v, g: cfg.rms_decay * v + (1 - cfg.rms_decay) * g * g, v, grads)
     params = jax.tree.map(lambda p, g, v: p - cfg.inner_lr * g / (safe_sqrt(v) + cfg.rms_eps), params, grads, v)
     return params, v
@@ -296,7 +296,7 @@ def _test_accuracy(params, meta, task: InnerProblem, act: Callable, cfg: InnerCo
 
 
 def _start(task: InnerProblem):
-    return task.params0, jax.tree.map(jnp.ones_like, task.params0)  # RMSProp's v starts at 1 (§6)
+    return task.params0, jax.tree.map(jnp.ones_like, task.params0)  # RMSProp's v starts at 1 (the original)
 
 
 def inner_run(meta, task: InnerProblem, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,

@@ -33,8 +33,23 @@ def _git_commit() -> str | None:
         return None
 
 
+def devices() -> dict[str, Any] | None:
+    """What JAX ran on: backend, device kind, device and process counts (None if JAX was never started)."""
+    import sys
+
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        devs = jax.devices()
+    except RuntimeError:
+        return None
+    return {"backend": jax.default_backend(), "device_kind": devs[0].device_kind, "device_count": len(devs),
+            "process_count": jax.process_count()}
+
+
 def provenance() -> dict[str, Any]:
-    """Versions of Python and the numerical stack, the git commit, the machine and the time."""
+    """Versions of Python and the numerical stack, the git commit, the machine, the devices and the time."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -45,6 +60,7 @@ def provenance() -> dict[str, Any]:
         "versions": versions,
         "git_commit": _git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "devices": devices(),
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -1,29 +1,45 @@
-"""The dataset study (paper Fig. 1 and the generator's acceptance criterion, EXPERIMENTS.md §1.1–1.2).
+"""The dataset study (paper Fig. 1 and the generator's acceptance criterion).
 
-Draws the dataset figure (signals drawn vertically, time axis inverted, as the paper draws them) and checks
-the regenerated default dataset against the frozen file's published fingerprints, plus the original
-package's output when it is installed.
+Protocol: regenerate the paper's dataset (4,000 train / 1,000 test examples of length 40, seed 42) and compare
+it with the frozen file the paper's experiments used: labels must be equal and every value within 1e-12. The
+check uses the frozen file's published fingerprints (first values, sums, labels) and, when installed, the
+original package's own output. The figure shows the ten templates, one example made step by step (pad,
+stretch, scale and shift, smooth and white noise, shear, resample to 40) and training examples of every
+digit, drawn vertically with the time axis inverted as the paper draws them.
 """
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.backend import main_on_all_cores
 from mnist1d_jax.data import transforms
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import Dataset, make_dataset
 from mnist1d_jax.data.legacy_stream import draw_examples
 from mnist1d_jax.data.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
 from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import provenance, read_json, write_json
-from mnist1d_jax.studies.common import study_parser
+from mnist1d_jax.report.results import provenance, write_json
+from mnist1d_jax.validation import Config, integer, option
 
-# Fingerprints of the frozen mnist1d_data.pkl (EXPERIMENTS.md §1.2).
+NAME = "dataset"
+TITLE = "The dataset (Fig. 1) and its exactness"
+ORIGINAL_MINUTES = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetStudyConfig(Config):
+    per_class: int = option(2, integer(1, 10), "training examples of every digit in the figure")
+
+
+Config = DatasetStudyConfig
+QUICK = DatasetStudyConfig()
+PAPER_SEEDS: dict = {}
+
+# Fingerprints of the frozen mnist1d_data.pkl (the original repository's file).
 FROZEN = {
     "x[0, :4]": [-0.3320056673693902, -0.4719103656557236, -0.7786970762934950, -1.0097408265367047],
     "x_test[0, :4]": [-0.07877078047732886, -0.21073170588642925, -0.09175138109239452, 0.28267111736736455],
@@ -69,7 +85,7 @@ def checks() -> dict:
     return record
 
 
-def summarize(record: dict) -> list[dict]:
+def report_rows(record: dict) -> list[dict]:
     checked = record["checks"]
     rows = [
         {"quantity": "frozen file's fingerprint values (x[0, :4], x_test[0, :4], t[0], labels): max abs diff",
@@ -99,7 +115,7 @@ def _vertical(ax, values, t, color, lim):
 
 
 def construction_steps(config: DatasetConfig, label: int = 3, seed: int = 0) -> list[tuple]:
-    """One example made step by step by the recipe of EXPERIMENTS.md §1.5: [(step name, t, x), ...].
+    """One example made step by step by the generator's recipe: [(step name, t, x), ...].
 
     The random numbers come from ``RandomState(seed)`` exactly as the generator draws them for one example.
     """
@@ -197,17 +213,20 @@ def write_dataset_figure(data_path=None, png_path="figures/dataset.png") -> tupl
     return png_path, record
 
 
-def main(argv=None) -> int:
-    parser = study_parser("The dataset figure and the exactness checks",
-                          quick_help="no difference: this study takes seconds")
-    args = parser.parse_args(argv)
-    png, _ = write_dataset_figure(None, args.out / "dataset.png")
-    record = read_json(png.with_suffix(".json"))
-    record["checks"] = checks()
-    write_json(png.with_suffix(".json"), record)
-    print(f"wrote {png}; fingerprint max abs diff {record['checks']['values_max_abs_diff']:.1e}")
-    return 0
+def run(config: DatasetStudyConfig, ctx=None) -> dict:
+    """The exactness checks and what the figure shows (the dataset itself is regenerated exactly by `draw`)."""
+    from mnist1d_jax.data.io import arrays_sha256
+
+    dataset = make_dataset()
+    return {"checks": checks(), "dataset_config": dataset.config.to_dict(),
+            "arrays_sha256": arrays_sha256(dataset.arrays()), "num_train": len(dataset.x),
+            "num_test": len(dataset.x_test), "example_indices": example_indices(dataset, config.per_class),
+            "construction": {"label": 3, "seed": 0}}
 
 
-if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))
+def draw(record: dict, out: Path) -> list[Path]:
+    """``dataset.png``: templates, one example made step by step, training examples of every digit."""
+    dataset = make_dataset(DatasetConfig.from_dict(record["dataset_config"]))
+    png = Path(out) / "dataset.png"
+    draw_dataset_figure(dataset, png, per_class=len(record["example_indices"][0]))
+    return [png]

@@ -1,28 +1,37 @@
-"""Lottery tickets (EXPERIMENTS.md §3; paper Fig. 3 a-g and the appendix mask figure).
+"""Lottery tickets (paper Fig. 3 a-g and the appendix mask figure).
 
-The iterative prune-and-rewind search of §3.3 on the width-500 residual MLP, for 2 trials x {lottery
-(magnitude), random} criteria: the four searches run as ONE vmapped program per round (a Python loop over
-rounds calls it; each round's 1,502 harness steps are a ``lax.scan``). Masks are pytrees (``masks``); every
-round trains only the units its mask leaves alive (``masks.compact_residual``: exact, dead work skipped),
-padded to a few shared shapes so that the four searches still share one compiled program.
+Protocol. The model is the Table-1 MLP at width 500 (40→500, a residual 500→500, 500→10; 276,010
+parameters) with a 0/1 mask over every layer's weights and biases, applied in every forward pass. The search
+(two trials x two criteria): from the initial weights θ0 (seed 42 + trial, the same θ0 for both criteria), for
+rounds i = 0..99 at sparsity s_i = i / 99, prune each layer's floor(s_i · size) lowest-scoring entries
+(layer-wise, biases included), rewind to θ0 with the new mask and train under the original harness (Adam 0.02,
+batch 100, T = 1,501, test evaluation every 100 steps); the scores of the next round are |weights| of this
+round's step-1,000 snapshot (the original keeps that snapshot; the final weights are an option) for lottery
+tickets, fresh uniform noise for random tickets. Round 91 (s = 0.92) is the reference ticket. Ablations on it,
+per trial: new seed-43 data, the inputs flipped, the inputs permuted (``np.random.seed(0); permutation(40)``)
+and the weights re-initialised (seed 43 + trial, masks kept), each for the dense model, the lottery ticket and
+the random ticket (batch 500, T = 6,000); then the adjacency of the first layer's kept weights (the fraction of
+runs of 2, 3, 4 adjacent kept inputs per hidden unit) and the first-layer mask images.
 
-Then the §3.5 ablations on the round-91 (92 %-sparse) ticket: seed-43 data, flipped inputs, shuffled inputs,
-re-initialised weights; dense / lottery / random models; batch 500, T = 6000 -- two vmapped programs (the dense
-runs, and the sparse runs at their compacted shape). Then adjacency (§3.6) and the mask images (§3.7).
+The paper: dense ~63.5-66 %; lottery tickets peak at ~73-76 % around sparsity 0.88-0.93 while random tickets
+collapse earlier; on new data the 92 % ticket plateaus at ~70.5 % vs dense ~63.7 and random ~59, keeps most of
+its advantage on flipped inputs (~68.8), loses it on permuted ones (~62.8) and keeps much of it re-initialised
+(~67.3); lottery tickets keep more adjacent first-layer weights (p2 ~0.0086 vs ~0.0072 random).
 
-The search is resumable: after every round ``lottery_state.npz`` (the next masks and all curves so far) is
-written atomically; a rerun with the same config continues from there.
+How: the four searches run as ONE vmapped program per round and criterion; every round trains only the units
+its mask leaves alive (``masks.compact_residual``: exact, dead work skipped), padded to a few shared shapes.
+The two criteria run as two programs on two threads, one device each (``CPU_DEVICES = "one"``: measured 40 %
+faster than splitting each over both cores). The search and every ablation job are kept in the study's store
+as they finish, so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import jax
@@ -40,41 +49,60 @@ from mnist1d_jax.data.splits import LOTTERY_SHUFFLE, Data, prepare_data
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import MLP
 from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
+from mnist1d_jax.validation import Config, choice, fail, integer, option, optional, positive, tuple_of
+
+NAME = "lottery"
+TITLE = "Lottery tickets (Fig. 3 a-g, mask figure)"
+ORIGINAL_MINUTES = 40.0
+CPU_DEVICES = "one"  # the two criteria run as two programs on two threads (see the docstring)
 
 REFERENCE_ROUND = 91  # s = 91/99 = 0.919, the paper's "92 % sparse" ticket
 CONDITIONS = ("baseline", "flipped", "shuffled", "reinit")
 MODELS = ("dense", "lottery", "random")
 
 
-@dataclass(frozen=True)
-class LotteryConfig:
-    """§3 settings; defaults are the paper's."""
+@dataclasses.dataclass(frozen=True)
+class LotteryConfig(Config):
+    """The study's settings; defaults are the paper's."""
 
-    width: int = 500
-    trials: int = 2
-    rounds: tuple[int, ...] = tuple(range(100))  # which rounds i of the schedule s_i = i / (n_schedule - 1)
-    n_schedule: int = 100
-    learning_rate: float = 0.02
-    batch_size: int = 100
-    total_steps: int = 1501  # T: 1,502 updates per round
-    eval_every: int = 100
-    snapshot_step: int = 1000  # pruning scores come from this snapshot (the original); None -> final weights
-    score_from: str = "snapshot"  # "snapshot" | "final"
-    ablation_batch: int = 500
-    ablation_steps: int = 6000
-    ablation_trials: int | None = None  # default: all trials
-    granularity: int = 50
-    label: str = "full"
+    width: int = option(500, integer(8, 100_000), "hidden width of the residual MLP")
+    trials: int = option(2, integer(1, 1000), "trials (each with its own initial weights)")
+    rounds: tuple[int, ...] = option(tuple(range(100)), tuple_of(integer(0), unique=True, increasing=True),
+                                     "which rounds i of the schedule s_i = i / (n_schedule - 1) to run")
+    n_schedule: int = option(100, integer(2, 100_000), "rounds of the full sparsity schedule")
+    learning_rate: float = option(0.02, positive(1e3), "Adam's learning rate")
+    batch_size: int = option(100, integer(1, 4000), "examples per batch of the search")
+    total_steps: int = option(1501, integer(1, 10_000_000), "T of every search round (T + 1 updates)")
+    eval_every: int = option(100, integer(1), "evaluate every this many steps")
+    snapshot_step: int = option(1000, integer(0), "pruning scores come from this step's snapshot")
+    score_from: str = option("snapshot", choice("snapshot", "final"), "score the snapshot or the final weights")
+    ablation_batch: int = option(500, integer(1, 4000), "examples per batch of the ablations")
+    ablation_steps: int = option(6000, integer(1, 10_000_000), "T of the ablation runs")
+    ablation_trials: int | None = option(None, optional(integer(1)), "trials of the ablations (default: all)")
+    granularity: int = option(50, integer(1), "compacted layouts are multiples of this many units")
+
+    def _check(self) -> None:
+        if REFERENCE_ROUND not in self.rounds:
+            fail(self, "rounds", self.rounds, f"must include the reference round {REFERENCE_ROUND} (the 92 % ticket)")
+        if self.rounds[-1] > self.n_schedule - 1:
+            fail(self, "rounds", self.rounds, f"rounds run from 0 to n_schedule - 1 = {self.n_schedule - 1}")
+        if self.eval_every > self.total_steps or self.eval_every > self.ablation_steps:
+            fail(self, "eval_every", self.eval_every, "must be <= total_steps and ablation_steps")
+        if self.score_from == "snapshot" and (self.snapshot_step > self.total_steps or
+                                               self.snapshot_step % self.eval_every):
+            fail(self, "snapshot_step", self.snapshot_step, f"must be an evaluation step <= total_steps="
+                 f"{self.total_steps} (a multiple of eval_every={self.eval_every})")
+        if self.ablation_trials is not None and self.ablation_trials > self.trials:
+            fail(self, "ablation_trials", self.ablation_trials, f"must be <= trials={self.trials}")
 
     def sparsity(self, i: int) -> float:
         return i / (self.n_schedule - 1)
 
 
-QUICK = LotteryConfig(trials=1, rounds=(0, 30, 50, 65, 75, 82, 87, 89, 91, 94, 97, 99), ablation_steps=400,
-                      label="quick (1 trial, 12 rounds, ablations 400 steps)")
-SMOKE = LotteryConfig(width=32, trials=1, rounds=(0, 50, 91), total_steps=21, eval_every=10, snapshot_step=10,
-                      ablation_batch=100, ablation_steps=20, granularity=8, label="smoke (tests only)")
+Config = LotteryConfig
+QUICK = LotteryConfig(width=32, trials=1, rounds=(0, 50, 91), total_steps=21, eval_every=10, snapshot_step=10,
+                      ablation_batch=100, ablation_steps=20, granularity=8)
+PAPER_SEEDS: dict = {}  # the default is the paper's two trials
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -141,7 +169,7 @@ def search_round(theta0, mask, units, prune_keys, is_random, counts_next, data, 
 
 @functools.partial(jax.jit, static_argnames=("n_out", "cfg"))
 def ablation_runs(params, mask, units, xs, x_tests, y, y_test, *, n_out: int, cfg: LotteryConfig):
-    """Many §3.5 runs at once: per-run params, mask, layout and (transformed) inputs; batch 500, T = 6000."""
+    """Many ablation runs at once: per-run params, mask, layout and (transformed) inputs; batch 500, T = 6000."""
     def one(p, m, u, x, x_test):
         out = harness_run(M.compact_residual(p, u, n_out), M.compact_residual(m, u, n_out), x, y, x_test, y_test,
                           n_out=n_out, lr=cfg.learning_rate, batch=cfg.ablation_batch,
@@ -197,12 +225,13 @@ def theta0(cfg: LotteryConfig, seed: int):
     return init_params(MLP(width=cfg.width, depth=2, residual=True), jax.random.key(seed))
 
 
-def _save_state(path: Path, state: dict) -> None:
-    atomic_write(path, lambda f: np.savez(f, **state))
+_CURVES = ("test_loss", "test_acc", "train_acc", "train_loss")
+_TIMING = ("seconds", "cpu_seconds", "n_units", "n_out", "cost")
 
 
-def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
-    """The four (2 trials x 2 criteria) searches; resumable per round. Returns arrays and per-round timing."""
+def run_search(cfg: LotteryConfig, ctx) -> dict:
+    """The four (2 trials x 2 criteria) searches; resumable per round (``ctx.store``). Returns arrays and
+    per-round timing."""
     searches = [(t, c) for t in range(cfg.trials) for c in ("lottery", "random")]
     S = len(searches)
     thetas = _stack([theta0(cfg, 42 + t) for t, _ in searches])
@@ -210,24 +239,19 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
     template = theta0(cfg, 42)
     leaves, treedef = jax.tree_util.tree_flatten(template)
     data = _data(42)
-    state_path = out_dir / "lottery_state.npz"
     # only what determines the search (so a run with other ablation settings resumes it)
-    tag = repr({k: v for k, v in asdict(cfg).items() if not k.startswith("ablation") and k != "label"})
+    tag = {k: v for k, v in asdict(cfg).items() if not k.startswith("ablation")}
     done, mask_flat, curves, timing, ref_masks = 0, None, [], [], None
-    if state_path.exists():
-        with np.load(state_path) as f:
-            if str(f["tag"]) == tag:
-                done = int(f["done"])
-                mask_flat = [f[f"mask_{i}"].astype(np.float32) for i in range(len(leaves))]
-                curves = [{k: f[f"curve_{j}_{k}"] for k in ("test_loss", "test_acc", "train_acc", "train_loss")}
-                          for j in range(done)]
-                timing = [dict(zip(("seconds", "cpu_seconds", "n_units", "n_out", "cost"), f["timing"][j],
-                                   strict=True)) for j in range(done)]
-                if "ref_0" in f.files:
-                    ref_masks = [f[f"ref_{i}"] for i in range(len(leaves))]
+    saved = ctx.store.get("search", tag)
+    if saved is not None:
+        done = saved["done"]
+        mask_flat = [m.astype(np.float32) for m in saved["masks"]]
+        curves, timing, ref_masks = saved["curves"], saved["timing"], saved["ref_masks"]
     if mask_flat is None:
         mask_flat = [np.ones((S,) + np.shape(leaf), np.float32) for leaf in leaves]
     groups = [[i for i, (_, c) in enumerate(searches) if c == crit] for crit in ("lottery", "random")]
+    bar = ctx.bar(len(cfg.rounds), "lottery rounds", "round")
+    bar.update(done)
     for j in range(done, len(cfg.rounds)):
         r = cfg.rounds[j]
         if r == REFERENCE_ROUND:
@@ -262,26 +286,21 @@ def run_search(cfg: LotteryConfig, out_dir: Path, progress=None) -> dict:
         timing.append({"seconds": secs, "cpu_seconds": cpu, "n_units": n_units,
                        "n_out": max(v[1] for v in layouts.values()), "cost": cost})
         mask_flat = nxt
-        state = {"tag": tag, "done": j + 1, "timing": np.array([[t[k] for k in ("seconds", "cpu_seconds", "n_units",
-                                                                                "n_out", "cost")] for t in timing])}
-        state.update({f"mask_{i}": m.astype(np.uint8) for i, m in enumerate(mask_flat)})
-        for jj, c in enumerate(curves):
-            state.update({f"curve_{jj}_{k}": v for k, v in c.items()})
-        if ref_masks is not None:
-            state.update({f"ref_{i}": np.asarray(m).astype(np.uint8) for i, m in enumerate(ref_masks)})
-        _save_state(state_path, state)
-        if progress is not None:
-            progress(j + 1, len(cfg.rounds), r, curves[-1], timing[-1])
-    if ref_masks is None:
-        raise ValueError(f"the schedule must contain the reference round {REFERENCE_ROUND}")
+        ctx.store.put("search", tag, {"done": j + 1, "masks": [m.astype(np.uint8) for m in mask_flat],
+                                      "curves": curves, "timing": timing,
+                                      "ref_masks": None if ref_masks is None else
+                                      [np.asarray(m).astype(np.uint8) for m in ref_masks]})
+        bar.update()
+        ctx.log(describe_round(cfg, r, curves[-1], timing[-1]))
+    bar.close()
     ref = jax.tree_util.tree_unflatten(treedef, [np.asarray(m, np.float32) for m in ref_masks])
     return {"searches": searches, "curves": curves, "timing": timing, "ref_masks": ref}
 
 
-def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None = None) -> dict:
-    """§3.5: conditions x trials x {dense, lottery, random}. Each model type is one compacted shape (the dense
-    and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one per
-    core. Every finished job is saved to ``lottery_ablation_<job>_state.npz`` (resumable; same config and masks)."""
+def run_ablations(cfg: LotteryConfig, ref_masks, searches, ctx) -> dict:
+    """The ablations: conditions x trials x {dense, lottery, random}. Each model type is one compacted shape (the
+    dense and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one
+    per core. Every finished job is kept in ``ctx.store`` (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
     datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, LOTTERY_SHUFFLE),
                 "reinit": _data(43)}
@@ -300,17 +319,15 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None 
             idx = list(range(len(sel_all)))[h::halves]
             sel = [sel_all[i] for i in idx]
             name = f"{model}{h}" if halves > 1 else model
-            tag = repr((asdict(cfg), sel, [float(np.asarray(jax.tree_util.tree_leaves(mks_all[i])[0]).sum())
-                                          for i in idx]))
-            path = None if out_dir is None else Path(out_dir) / f"lottery_ablation_{name}_state.npz"
-            if path is not None and path.exists():
-                with np.load(path) as f:
-                    if str(f["tag"]) == tag:
-                        for i, key in enumerate(sel):
-                            results[key] = {k: f[k][i] for k in ("test_loss", "test_acc", "train_acc")}
-                        timing[name] = {"seconds": float(f["seconds"]), "runs": len(sel),
-                                        "n_units": int(units_all.shape[1]), "n_out": n_out, "resumed": True}
-                        continue
+            tag = {"config": asdict(cfg), "runs": sel,
+                   "kept": [float(np.asarray(jax.tree_util.tree_leaves(mks_all[i])[0]).sum()) for i in idx]}
+            saved = ctx.store.get(f"ablation_{name}", tag)
+            if saved is not None:
+                for i, key in enumerate(sel):
+                    results[key] = {k: saved[k][i] for k in ("test_loss", "test_acc", "train_acc")}
+                timing[name] = {"seconds": float(saved["seconds"]), "runs": len(sel),
+                                "n_units": int(units_all.shape[1]), "n_out": n_out, "resumed": True}
+                continue
             params = [theta0(cfg, 42 + t + (1 if cond == "reinit" else 0)) for cond, t, _ in sel]
             args = (_stack(params), _stack([jax.tree_util.tree_map(jnp.asarray, mks_all[i]) for i in idx]),
                     jnp.asarray(units_all[idx]), jnp.stack([datasets[c][0] for c, _, _ in sel]),
@@ -318,13 +335,11 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None 
 
             n, n_units = len(sel), int(units_all.shape[1])
 
-            def job(args=args, n_out=n_out, path=path, tag=tag, n=n, n_units=n_units):
+            def job(args=args, n_out=n_out, name=name, tag=tag, n=n, n_units=n_units):
                 t0 = time.perf_counter()
                 out = jax.device_get(ablation_runs(*args, n_out=n_out, cfg=cfg))
                 tm = {"seconds": time.perf_counter() - t0}
-                if path is not None:
-                    atomic_write(path, lambda f: np.savez(f, tag=tag, **tm, **{k: np.asarray(v)
-                                                                              for k, v in out.items()}))
+                ctx.store.put(f"ablation_{name}", tag, {**tm, **{k: np.asarray(v) for k, v in out.items()}})
                 return out, {**tm, "runs": n, "n_units": n_units, "n_out": n_out}
 
             jobs.append(job)
@@ -350,14 +365,13 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, out_dir: Path | None 
     return {"steps": steps, "conditions": table, "timing": timing, "trials": list(trials)}
 
 
-def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
-    """Search, ablations, adjacency and masks; writes ``lottery.json`` and ``lottery_masks.npz``."""
-    out_dir = Path(out_dir)
+def run(cfg: LotteryConfig, ctx) -> dict:
+    """Search, ablations, adjacency and the first-layer masks (``arrays``)."""
     t_start, c_start = time.perf_counter(), time.process_time()
-    search = run_search(cfg, out_dir, progress)
+    search = run_search(cfg, ctx)
     # all rounds, including those of an interrupted earlier process (the state file keeps their timing)
     t_search = float(sum(t["seconds"] for t in search["timing"]))
-    abl = run_ablations(cfg, search["ref_masks"], search["searches"], out_dir)
+    abl = run_ablations(cfg, search["ref_masks"], search["searches"], ctx)
     searches = search["searches"]
     per_search = _unstack(search["ref_masks"], len(searches))
     first = {f"{c}_trial{t}": per_search[i]["Dense_0"]["kernel"].T for i, (t, c) in enumerate(searches)}
@@ -366,9 +380,8 @@ def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
     adjacency["lottery_p4_with_original_slip"] = M.adjacency_p4_original_slip(first["lottery_trial0"],
                                                                               first["random_trial0"])
     images = {k: M.sorted_mask_image(v) for k, v in first.items()}
-    atomic_write(out_dir / "lottery_masks.npz", lambda f: np.savez_compressed(
-        f, **{f"image_{k}": v.astype(np.uint8) for k, v in images.items()},
-        **{f"first_layer_{k}": v.astype(np.uint8) for k, v in first.items()}))
+    arrays = {**{f"image_{k}": v.astype(np.uint8) for k, v in images.items()},
+              **{f"first_layer_{k}": v.astype(np.uint8) for k, v in first.items()}}
     sparsity = [cfg.sparsity(r) for r in cfg.rounds]
     curves = {}
     for i, (_, c) in enumerate(searches):
@@ -380,7 +393,6 @@ def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
     kept_bias = {f"{c}_trial{t}": int(per_search[i]["Dense_0"]["bias"].sum()) for i, (t, c) in enumerate(searches)}
     timing = search["timing"]
     record = {
-        "study": "lottery", "config": asdict(cfg), "label": cfg.label,
         "rounds": list(cfg.rounds), "sparsity": sparsity,
         "final": curves,  # criterion -> metric -> (trials, rounds): test loss / acc at the last eval, train acc
         "test_acc_curves": {f"{c}_trial{t}": [np.asarray(rc["test_acc"][i]) for rc in search["curves"]]
@@ -394,12 +406,9 @@ def run(cfg: LotteryConfig, out_dir: str | Path, progress=None) -> dict:
                    "searches_per_round": len(searches), "ablation": abl["timing"],
                    "total_seconds": time.perf_counter() - t_start,
                    "total_cpu_seconds": time.process_time() - c_start,
-                   "mean_compact_cost": float(np.mean([t["cost"] for t in timing])),
-                   "note": "wall and process CPU time on a shared 2-core machine under load from other users"},
+                   "mean_compact_cost": float(np.mean([t["cost"] for t in timing]))},
+        "arrays": arrays,
     }
-    record["provenance"] = provenance()
-    record["comparison"] = summarize(record)  # paper vs ours, row by row
-    write_json(out_dir / "lottery.json", record)
     return record
 
 
@@ -418,15 +427,14 @@ def _band(ax, x, vals, color, label, ls="-"):
         ax.fill_between(x, m - e, m + e, color=color, alpha=0.2)
 
 
-def draw(out_dir: str | Path) -> tuple[Path, Path]:
-    """``lottery.png`` (panels a-g) and ``lottery_masks.png`` from ``lottery.json`` / ``lottery_masks.npz``."""
+def draw(rec: dict, out: str | Path) -> list[Path]:
+    """``lottery.png`` (panels a-g) and ``lottery_masks.png``, from the record and its mask arrays."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir = Path(out_dir)
-    rec = read_json(out_dir / "lottery.json")
+    out_dir = Path(out)
     s = np.asarray(rec["sparsity"])
     fig = plt.figure(figsize=(17, 8.2))
     grid = fig.add_gridspec(2, 6)
@@ -468,18 +476,18 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
     ax = fig.add_subplot(grid[1, 5])
     ax.axis("off")
     t = rec["timing"]
-    rows = summarize(rec)
+    rows = report_rows(rec)
     text = "\n".join(f"{r['quantity']}\n   paper {r['paper']}\n   ours  {r['ours']}" for r in rows[:-2])
-    ax.text(-0.25, 1.02, f"config: {rec['label']}\nrounds: {len(rec['rounds'])}, trials: {rec['config']['trials']}\n"
+    ax.text(-0.25, 1.02, f"rounds: {len(rec['rounds'])}, trials: {rec['config']['trials']}\n"
             f"search: {t['search_seconds'] / 60:.1f} min ({t['seconds_per_round']:.1f} s per round of "
             f"{t['searches_per_round']} searches)\n{rows[-1]['ours']}\nlottery p4 with the original's slip: "
             f"{adj['lottery_p4_with_original_slip']:.5f}\n\n{text}", fontsize=6, va="top", family="monospace",
             transform=ax.transAxes)
-    fig.suptitle(f"Lottery tickets on MNIST-1D (width-500 residual MLP; {rec['label']})", fontsize=12)
+    fig.suptitle(f"Lottery tickets on MNIST-1D (width-{rec['config']['width']} residual MLP; "
+                 f"{len(rec['rounds'])} rounds, {rec['config']['trials']} trials)", fontsize=12)
     path = save_figure(fig, out_dir / "lottery.png", dpi=90)
 
-    with np.load(out_dir / "lottery_masks.npz") as f:
-        images = {k[len("image_"):]: f[k] for k in f.files if k.startswith("image_")}
+    images = {k[len("image_"):]: np.asarray(v) for k, v in rec["arrays"].items() if k.startswith("image_")}
     names = sorted(images, key=lambda k: (not k.startswith("random"), k))
     fig, axes = plt.subplots(len(names), 1, figsize=(12, 1.3 * len(names) + 0.6), squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
@@ -489,10 +497,10 @@ def draw(out_dir: str | Path) -> tuple[Path, Path]:
                      f"{rec['reference_round']})", fontsize=9)
         ax.set_xticks([])
         ax.set_ylabel("input")
-    return path, save_figure(fig, out_dir / "lottery_masks.png", dpi=90)
+    return [path, save_figure(fig, out_dir / "lottery_masks.png", dpi=90)]
 
 
-def summarize(record: dict) -> list[dict]:
+def report_rows(record: dict) -> list[dict]:
     """Rows for the paper-vs-ours report."""
     s = np.asarray(record["sparsity"])
     lot = np.asarray(record["final"]["lottery"]["test_acc"]).mean(0)
@@ -539,63 +547,8 @@ def summarize(record: dict) -> list[dict]:
     return rows
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The study's options (shared by ``main`` and the ``mnist1d-jax lottery`` subcommand)."""
-    parser.add_argument("--out", type=Path, default=Path("figures"))
-    parser.add_argument("--quick", action="store_true", help="1 trial, 12 rounds around the interesting "
-                        "sparsities, ablations of 400 steps")
-    parser.add_argument("--smoke", action="store_true", help="tiny (tests): width 32, 3 rounds of 22 steps")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from lottery.json / lottery_masks.npz")
-    parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--rounds", type=int, nargs="+", default=None, help="subset of rounds 0..99 (sorted; "
-                        "must contain 0 and 91)")
-    parser.add_argument("--ablation-steps", type=int, default=None)
-    parser.add_argument("--score-from", choices=("snapshot", "final"), default=None)
-
-
-def config_from_args(args: argparse.Namespace) -> LotteryConfig:
-    cfg = SMOKE if args.smoke else QUICK if args.quick else LotteryConfig()
-    overrides = {k: v for k, v in (("trials", args.trials),
-                                   ("rounds", tuple(sorted(set(args.rounds))) if args.rounds else None),
-                                   ("ablation_steps", args.ablation_steps),
-                                   ("score_from", args.score_from)) if v is not None}
-    if overrides:
-        cfg = dataclasses.replace(cfg, label=cfg.label + "; " + ", ".join(
-            f"{k}={f'{len(v)} rounds' if k == 'rounds' else v}" for k, v in overrides.items()), **overrides)
-    return cfg
-
-
 def describe_round(cfg: LotteryConfig, r: int, curves: dict, timing: dict) -> str:
     acc = np.ravel(curves["test_acc"][:, -1])
     return (f"round {r} s={cfg.sparsity(r):.3f}: test acc {np.round(acc, 1).tolist()} {timing['seconds']:.1f} s "
             f"(cpu {timing['cpu_seconds']:.1f}), layout {timing['n_units']}x{timing['n_out']} "
             f"cost {timing['cost']:.2f}")
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Lottery tickets (Fig. 3 a-g and the mask figure)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    if not args.redraw:
-        cfg = config_from_args(args)
-
-        def progress(j, n, r, curves, timing):
-            print(f"({j}/{n}) " + describe_round(cfg, r, curves, timing), flush=True)
-
-        record = run(cfg, args.out, progress)
-    else:  # the paper-vs-ours rows are derived from the stored numbers: refresh them with the figure
-        record = read_json(args.out / "lottery.json")
-        record["comparison"] = summarize(record)
-        write_json(args.out / "lottery.json", record)
-    for row in record["comparison"]:
-        print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
-    for path in draw(args.out):
-        print(f"wrote {path}")
-    return 0
-
-
-__all__ = ["LotteryConfig", "add_arguments", "config_from_args", "describe_round", "harness_run",
-           "search_round", "ablation_runs", "run", "draw", "summarize", "main"]
-
-if __name__ == "__main__":
-    sys.exit(main())  # one CPU device: see SINGLE_DEVICE_COMMANDS in mnist1d_jax/cli.py

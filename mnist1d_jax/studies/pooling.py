@@ -1,33 +1,42 @@
-"""Pooling vs training-set size (EXPERIMENTS.md §7; paper Fig. 7 and its all-sizes appendix version).
+"""Pooling vs training-set size (paper Fig. 7 and its all-sizes appendix version).
 
-Five two-layer CNNs (20 channels, kernel 3, pad 1) that differ only in how they shrink the sequence — no
-pooling, stride 2, max, average and L2 pooling — trained with harness H on 1,000 to 50,000 examples (always
-1,000 test examples). Every variant starts from the same initialisation key, so their convolution weights are
-identical, as in the original. Each (size, variant) runs its seeds as one vmapped program.
+Protocol: five two-layer CNNs (20 channels, kernel 3, pad 1; then a linear head) that differ only in how they
+shrink the sequence: no pooling, stride 2, and max, average or L2 pooling (windows of 2, stride 2; L2 is the
+square root of the *sum* of squares, with a zero slope where the sum is 0). Each is trained under the original
+harness (Adam 0.01, batch 100, T = 6,000, evaluation every 100 steps) on seed-42 data with 1,000, 2,000,
+5,000, 10,000, 20,000 or 50,000 training examples and always 1,000 test examples; every variant starts from
+the same initialisation key, so their convolution weights are identical, as in the original. Each (size,
+variant) runs its seeds as one vmapped program; the figure smooths each curve with a Gaussian of one
+evaluation point.
 
-The paper's claim: pooling helps a lot with little data and its advantage shrinks with more data. It also
-suggests pooling *hurts* at high data and that L2 beats max there; we report whether those hold.
+The paper's 2024 run, final test accuracy (no pooling / stride / max / avg / L2): 59.2 / 57.4 / 78.2 / 78.0 /
+77.2 at 1,000 examples, 96.3 / 95.4 / 98.1 / 97.3 / 97.1 at 50,000. Its claim: pooling helps a lot with little
+data and its advantage shrinks with more data. It also suggests pooling *hurts* at high data and that L2 beats
+max there; we report whether those hold.
 """
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
-from tqdm import tqdm
 
-from mnist1d_jax.backend import main_on_all_cores
+from mnist1d_jax.core.runs import TrainConfig, train_seeds
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, provenance, read_json, write_json
-from mnist1d_jax.studies.common import study_parser
+from mnist1d_jax.report.results import mean_std
+from mnist1d_jax.validation import Config, fail, integer, option, positive, tuple_of
 
-# name -> CNN fields (EXPERIMENTS.md §7 table). Dense inputs: 800 for no_pool, 200 for the others.
+NAME = "pooling"
+TITLE = "Pooling vs training-set size (Fig. 7)"
+ORIGINAL_MINUTES = 15.0
+
+# name -> CNN fields. Dense inputs: 800 for no_pool, 200 for the others (9,310 and 3,310 parameters).
 VARIANTS = {
     "no_pool": {"strides": (1, 1), "pool": None},
     "stride_2": {"strides": (2, 2), "pool": None},
@@ -43,64 +52,76 @@ PAPER = {1000: (59.2, 57.4, 78.2, 78.0, 77.2), 2000: (82.0, 81.7, 89.2, 90.0, 89
          20000: (94.4, 92.2, 96.8, 96.2, 97.8), 50000: (96.3, 95.4, 98.1, 97.3, 97.1)}
 
 
-@dataclass(frozen=True)
-class PoolingConfig:
-    sizes: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000, 50000)
-    seeds: int = 3
-    total_steps: int = 6000
-    eval_every: int = 100
-    learning_rate: float = 1e-2
-    batch_size: int = 100
-    test_size: int = 1000
-    init_seed: int = 0
+@dataclasses.dataclass(frozen=True)
+class PoolingConfig(Config):
+    sizes: tuple[int, ...] = option((1000, 2000, 5000, 10000, 20000, 50000),
+                                    tuple_of(integer(100, 10_000_000), unique=True, increasing=True),
+                                    "training-set sizes")
+    seeds: int = option(3, integer(1, 10_000), "seeds per (size, variant), one vmapped call")
+    total_steps: int = option(6000, integer(1, 10_000_000), "T: the harness makes T + 1 updates")
+    eval_every: int = option(100, integer(1), "evaluate every this many steps")
+    learning_rate: float = option(1e-2, positive(1e3), "Adam's learning rate")
+    batch_size: int = option(100, integer(1), "examples per batch")
+    test_size: int = option(1000, integer(10, 10_000_000), "test examples of every dataset")
+    init_seed: int = option(0, integer(0, 2**31 - 1), "the variants' shared initialisation seed")
+
+    def _check(self) -> None:
+        if self.batch_size > min(self.sizes):
+            fail(self, "batch_size", self.batch_size, f"must be <= the smallest training set ({min(self.sizes)})")
+        if self.eval_every > self.total_steps:
+            fail(self, "eval_every", self.eval_every, f"must be <= total_steps={self.total_steps}")
+        for size in self.sizes:
+            if (size + self.test_size) % 10:
+                fail(self, "sizes", self.sizes, "every size + test_size must be a multiple of 10 (one tenth per "
+                     "class)")
+
+
+Config = PoolingConfig
+QUICK = PoolingConfig(sizes=(1000,), seeds=1, total_steps=20, eval_every=10)
+PAPER_SEEDS = {"seeds": 1}
 
 
 def dataset_config(train_size: int, test_size: int = 1000) -> DatasetConfig:
-    """Seed-42 data with exactly `train_size` training and `test_size` test examples (§7)."""
+    """Seed-42 data with exactly `train_size` training and `test_size` test examples."""
     n = train_size + test_size
     return DatasetConfig(num_samples=n, train_split=1 - test_size / n)
 
 
-def train_config(variant: str, config: PoolingConfig):
-    from mnist1d_jax.core.runs import TrainConfig
-
+def train_config(variant: str, config: PoolingConfig) -> TrainConfig:
     fields = {"channels": (20, 20), "kernel_sizes": (3, 3), **VARIANTS[variant]}
     return TrainConfig(model="cnn", model_kwargs=tuple(fields.items()), total_steps=config.total_steps,
                        eval_every=config.eval_every, learning_rate=config.learning_rate,
                        batch_size=config.batch_size)
 
 
-def run(config: PoolingConfig, out: Path) -> dict:
-    """Train every (size, variant) over the seeds; results are saved after every size (resumable)."""
-    from mnist1d_jax.core.runs import train_seeds
-    from mnist1d_jax.data.splits import prepare_data
-
-    path = out / "pooling.json"
-    record = read_json(path) if path.exists() else {}
-    if record.get("config") != asdict(config) or record.get("complete"):
-        record = {"study": "pooling", "config": asdict(config), "runs": {}}
+def run(config: PoolingConfig, ctx) -> dict:
+    """Train every (size, variant) over the seeds; each finished pair is kept in ``ctx.store`` (resumable)."""
     # The same init keys for every variant: identical conv weights, as the original's torch seed 0.
     keys = jax.random.split(jax.random.key(config.init_seed), config.seeds)
-    todo = [(s, v) for s in config.sizes for v in VARIANTS if f"{s}/{v}" not in record["runs"]]
-    for size, variant in tqdm(todo, desc="pooling (size, variant)", unit="run"):
-        data_config = dataset_config(size, config.test_size)
-        data = prepare_data(make_dataset(data_config))
-        if data.x.shape[0] != size:
-            raise RuntimeError(f"{data_config} gives {data.x.shape[0]} training examples, not {size}")
-        start = time.perf_counter()
-        _, metrics, summary = train_seeds(keys, data, train_config(variant, config))
-        record["runs"][f"{size}/{variant}"] = {
-            "test_acc": np.asarray(metrics["test_acc"]),  # (seeds, evals)
-            "train_acc": np.asarray(metrics["train_acc"]),
-            "final_test_acc": np.asarray(summary["final_test_acc"]),
-            "seconds": time.perf_counter() - start,
-        }
-        record["step"] = np.asarray(metrics["step"][0])
-        write_json(path, record | {"provenance": provenance()})
-    record["complete"] = True
-    record["provenance"] = provenance()
-    write_json(path, record)
-    return record
+    tag = {k: v for k, v in dataclasses.asdict(config).items() if k != "sizes"}  # what one pair depends on
+    runs, step = {}, None
+    pairs = [(s, v) for s in config.sizes for v in VARIANTS]
+    bar = ctx.bar(len(pairs), "pooling (size, variant)", "run")
+    for size, variant in pairs:
+        key = f"{size}_{variant}"
+        done = ctx.store.get(key, tag)
+        if done is None:
+            data_config = dataset_config(size, config.test_size)
+            data = prepare_data(make_dataset(data_config))
+            if data.x.shape[0] != size:
+                raise RuntimeError(f"{data_config} gives {data.x.shape[0]} training examples, not {size}")
+            start = time.perf_counter()
+            _, metrics, summary = train_seeds(keys, data, train_config(variant, config))
+            done = {"test_acc": np.asarray(metrics["test_acc"]),  # (seeds, evals)
+                    "train_acc": np.asarray(metrics["train_acc"]),
+                    "final_test_acc": np.asarray(summary["final_test_acc"]),
+                    "step": np.asarray(metrics["step"][0]), "seconds": time.perf_counter() - start}
+            ctx.store.put(key, tag, done)
+        step = done.pop("step")
+        runs[f"{size}/{variant}"] = done
+        bar.update()
+    bar.close()
+    return {"runs": runs, "step": step, "complete": True}
 
 
 def final_table(record: dict) -> dict[int, dict[str, tuple[float, float]]]:
@@ -138,14 +159,13 @@ def _smooth(curve: np.ndarray) -> np.ndarray:
     return gaussian_filter1d(curve, sigma=1, mode="reflect")
 
 
-def draw(out: Path) -> list[Path]:
-    """pooling.png (1k, 5k, 50k, the paper's main figure) and pooling_all_sizes.png, from pooling.json."""
+def draw(record: dict, out: Path) -> list[Path]:
+    """pooling.png (1k, 5k, 50k, the paper's main figure) and pooling_all_sizes.png, from the record."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    record = read_json(out / "pooling.json")
     step = np.asarray(record["step"])
     table = final_table(record)
     paths = []
@@ -173,11 +193,11 @@ def draw(out: Path) -> list[Path]:
         partial = "" if record.get("complete") else f"; PARTIAL: {len(record['runs'])} of {total} runs so far"
         fig.suptitle(f"Pooling vs data (mean of {record['config']['seeds']} seeds; final accuracy in brackets"
                      f"{partial})", fontsize=11)
-        paths.append(save_figure(fig, out / name))
+        paths.append(save_figure(fig, Path(out) / name))
     return paths
 
 
-def summarize(record: dict) -> list[dict]:
+def report_rows(record: dict) -> list[dict]:
     table = final_table(record)
     rows = []
     for size in sorted(table):
@@ -196,25 +216,3 @@ def summarize(record: dict) -> list[dict]:
          "paper": "suggested, not in the saved runs", "ours": str(c["l2_beats_max_at_largest_size"])},
     ]
     return rows
-
-
-def main(argv=None) -> int:
-    parser = study_parser("Pooling vs training-set size (paper Fig. 7)",
-                          quick_help="1,000 examples, 1 seed, 20 steps: a smoke test", seeds=PoolingConfig.seeds)
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not args.redraw:
-        config = PoolingConfig(seeds=args.seeds)
-        if args.quick:
-            config = PoolingConfig(sizes=(1000,), seeds=1, total_steps=20, eval_every=10)
-        record = run(config, args.out)
-        for size, row in final_table(record).items():
-            print(size, {v: f"{m:.1f}" for v, (m, _) in row.items()})
-        print(claims(record))
-    for path in draw(args.out):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))

@@ -1,44 +1,51 @@
-"""t-SNE of image digits vs MNIST-1D in input space (EXPERIMENTS.md §9.1; paper Fig. 10).
+"""t-SNE of image digits vs MNIST-1D in input space (paper Fig. 10).
 
-The paper embeds the 70,000 raw MNIST images and the 5,000 MNIST-1D examples: MNIST falls into ten clean
-clusters, MNIST-1D into one mixed blob, so nearest neighbours in MNIST-1D's input space say little about the
-class. MNIST cannot be downloaded here, so the image-digit panel uses scikit-learn's bundled 8x8 digits
-(1,797 images, UCI) and says so; a local MNIST file can be given instead (``mnist_path``).
+Protocol: embed every example of each dataset in 2-D with t-SNE on the raw inputs (perplexity 30, PCA
+initialisation, 250 iterations of early exaggeration 12 and 500 more, as the original's openTSNE run), colour
+by class and mark each class's median. The paper embeds the 70,000 raw MNIST images and the 5,000 MNIST-1D
+examples (train and test of the frozen file): MNIST falls into ten clean clusters, MNIST-1D into one mixed blob
+with a few class-pure islands, so nearest neighbours in MNIST-1D's input space say little about the class
+(final KL divergence 2.86 for MNIST, 2.53 for MNIST-1D). MNIST cannot be downloaded here, so the image-digit
+panel uses scikit-learn's bundled 8x8 digits (1,797 images, UCI) and says so; a local MNIST file can be given
+instead (``mnist_path``).
 
-Beyond the picture, we report a number for the claim: leave-one-out k-nearest-neighbour accuracy in input
+Beyond the picture we report a number for the claim: leave-one-out k-nearest-neighbour accuracy in input
 space (k = 10, Euclidean).
 """
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.backend import main_on_all_cores
 from mnist1d_jax.data.generator import make_dataset
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import atomic_write, provenance, read_json, write_json
-from mnist1d_jax.studies.common import study_parser
+from mnist1d_jax.report.figures import DIGIT_COLORS, save_figure
+from mnist1d_jax.validation import Config, integer, option, optional, positive, text
 
-PAIRED = ["#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00", "#cab2d6",
-          "#6a3d9a"]
+NAME = "tsne"
+TITLE = "t-SNE in input space (Fig. 10)"
+ORIGINAL_MINUTES = 3.5
 
 
-@dataclass(frozen=True)
-class TSNEConfig:
+@dataclasses.dataclass(frozen=True)
+class TSNEConfig(Config):
     """t-SNE settings. Defaults follow the original's openTSNE run: perplexity 30, PCA initialisation,
     250 iterations of early exaggeration 12, then 500 more (scikit-learn's ``max_iter`` counts both)."""
 
-    perplexity: float = 30.0
-    max_iter: int = 750
-    seed: int = 0
-    knn_k: int = 10
-    max_points: int | None = None  # subsample each dataset (for quick checks)
-    mnist_path: str | None = None  # a local MNIST .npz (keys x, y or x_train, y_train, x_test, y_test)
+    perplexity: float = option(30.0, positive(1e4), "t-SNE perplexity")
+    max_iter: int = option(750, integer(250, 100_000), "t-SNE iterations, early exaggeration included")
+    seed: int = option(0, integer(0, 2**32 - 1), "t-SNE and subsampling seed")
+    knn_k: int = option(10, integer(1, 1000), "k of the leave-one-out k-NN accuracy")
+    max_points: int | None = option(None, optional(integer(20)), "subsample each dataset to this many points")
+    mnist_path: str | None = option(None, optional(text), "a local MNIST .npz (x, y or x_train, y_train, ...)")
+
+
+Config = TSNEConfig
+QUICK = TSNEConfig(max_points=300, max_iter=300)
+PAPER_SEEDS: dict = {}
 
 
 def load_image_digits(config: TSNEConfig) -> tuple[str, np.ndarray, np.ndarray]:
@@ -74,8 +81,8 @@ def _subsample(x, y, max_points, seed):
     return x[keep], y[keep]
 
 
-def run(config: TSNEConfig, out_dir: str | Path) -> dict:
-    """Embed both datasets, write ``tsne.json`` and ``tsne_embeddings.npz`` to `out_dir`; return the record."""
+def run(config: TSNEConfig, ctx=None) -> dict:
+    """Embed both datasets; the record holds the numbers and, in ``arrays``, the embeddings and labels."""
     from sklearn.manifold import TSNE
 
     data = make_dataset()
@@ -84,7 +91,7 @@ def run(config: TSNEConfig, out_dir: str | Path) -> dict:
         "mnist1d": ("MNIST-1D (frozen train + test)", np.concatenate([data.x, data.x_test]),
                     np.concatenate([data.y, data.y_test])),
     }
-    record = {"study": "tsne", "config": asdict(config), "datasets": {}}
+    record = {"datasets": {}}
     arrays = {}
     for key, (name, x, y) in sets.items():
         x, y = _subsample(x, y, config.max_points, config.seed)
@@ -101,29 +108,23 @@ def run(config: TSNEConfig, out_dir: str | Path) -> dict:
             "seconds": time.perf_counter() - start,
         }
         arrays[f"{key}_embedding"], arrays[f"{key}_labels"] = embedding, y
-    out_dir = Path(out_dir)
-    atomic_write(out_dir / "tsne_embeddings.npz", lambda f: np.savez(f, **arrays))
-    record["provenance"] = provenance()
-    write_json(out_dir / "tsne.json", record)
+    record["arrays"] = arrays
     return record
 
 
-def draw(out_dir: str | Path) -> Path:
-    """Draw ``tsne.png`` from ``tsne.json`` and ``tsne_embeddings.npz`` only."""
+def draw(record: dict, out: str | Path) -> list[Path]:
+    """``tsne.png``: both embeddings, coloured by class with class medians, from the record alone."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir = Path(out_dir)
-    record = read_json(out_dir / "tsne.json")
-    with np.load(out_dir / "tsne_embeddings.npz") as f:
-        arrays = {k: f[k] for k in f.files}
+    arrays = record["arrays"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
     for ax, key in zip(axes, ("image_digits", "mnist1d"), strict=True):
         info = record["datasets"][key]
         emb, labels = arrays[f"{key}_embedding"], arrays[f"{key}_labels"]
-        ax.scatter(emb[:, 0], emb[:, 1], c=[PAIRED[c] for c in labels], s=3, linewidths=0)
+        ax.scatter(emb[:, 0], emb[:, 1], c=[DIGIT_COLORS[c] for c in labels], s=3, linewidths=0)
         for c in range(10):
             mx, my = np.median(emb[labels == c], axis=0)
             ax.text(mx, my, str(c), fontsize=14, weight="bold", ha="center", va="center")
@@ -135,10 +136,10 @@ def draw(out_dir: str | Path) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("t-SNE in input space: image digits form clusters, MNIST-1D does not", fontsize=12)
-    return save_figure(fig, out_dir / "tsne.png")
+    return [save_figure(fig, Path(out) / "tsne.png")]
 
 
-def summarize(record: dict) -> list[dict]:
+def report_rows(record: dict) -> list[dict]:
     """Rows for the paper-vs-ours report."""
     mnist1d, images = record["datasets"]["mnist1d"], record["datasets"]["image_digits"]
     return [
@@ -149,25 +150,3 @@ def summarize(record: dict) -> list[dict]:
         {"quantity": f"10-NN accuracy in input space, {images['name']} (%)",
          "paper": "MNIST: ten clean clusters", "ours": f"{images['knn_accuracy']:.1f}"},
     ]
-
-
-def main(argv=None) -> int:
-    parser = study_parser("t-SNE of image digits vs MNIST-1D in input space (Fig. 10)",
-                          quick_help="300 points per dataset, 300 iterations: a smoke test")
-    parser.add_argument("--mnist-path", default=None, help="a local MNIST .npz for the image panel")
-    parser.add_argument("--seed", type=int, default=TSNEConfig.seed)
-    args = parser.parse_args(argv)
-    if not args.redraw:
-        config = TSNEConfig(seed=args.seed, mnist_path=args.mnist_path)
-        if args.quick:
-            config = TSNEConfig(seed=args.seed, mnist_path=args.mnist_path, max_points=300, max_iter=300)
-        record = run(config, args.out)
-        for info in record["datasets"].values():
-            print(f"{info['name']}: n={info['n']:,}, KL={info['kl_divergence']:.2f}, "
-                  f"10-NN accuracy {info['knn_accuracy']:.1f} %, {info['seconds']:.1f} s")
-    print(f"wrote {draw(args.out)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main_on_all_cores(main))

@@ -1,4 +1,4 @@
-"""The mnist1d-jax command end to end."""
+"""The mnist1d-jax command end to end: data, figure, a study and its redraw, one-line errors with exit codes."""
 
 import json
 import subprocess
@@ -54,3 +54,27 @@ def test_console_script_runs():
         [sys.executable, "-m", "mnist1d_jax.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "data" in out.stdout and "figure" in out.stdout
+
+
+def test_a_study_runs_redraws_and_resumes(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["tsne", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert "wrote" in capsys.readouterr().out and (out / "tsne.png").exists()
+    (out / "tsne.png").unlink()
+    assert main(["tsne", "--redraw", "--out", str(out)]) == 0 and (out / "tsne.png").exists()
+
+
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["tsne", "--quick", "--perplexity", "-1"], 2, "TSNEConfig.perplexity=-1.0 is invalid"),
+    (["pooling", "--sizes", "1000", "500"], 2, "must be in increasing order"),
+    (["lottery", "--rounds", "5", "10"], 2, "must include the reference round 91"),
+    (["tsne", "--redraw", "--out", "/nonexistent/folder"], 2, "holds no tsne.json"),
+    (["tsne", "--quick", "--out", "/proc/version"], 2, "is not a folder"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_runs(capsys, argv, code, fragment):
+    try:
+        rc = main(argv)
+    except SystemExit as exit_:
+        rc = exit_.code
+    err = capsys.readouterr().err
+    assert rc == code and fragment in err and "Traceback" not in err and err.strip().count("\n") == 0

@@ -54,3 +54,11 @@ def test_lr_sweep_cycles_its_starting_rates_over_the_inits():
                                         ("sweep", 2, 0.15), ("sweep", 3, 1.5)]
 
 
+
+
+def test_tiny_run(run_quick, tmp_path):
+    record, saved = run_quick("metalearn_lr")
+    lrs = np.asarray(saved["curves"]["learning_rate"])
+    assert lrs.shape == (4, 3)  # 2 trials + 2 sweep inits, 3 outer steps
+    assert set(saved["converged_lr"]["trials"]) == {"1.5", "0.15"}
+    assert (tmp_path / "metalearn_lr" / "metalearn_lr.png").exists()

@@ -1,0 +1,68 @@
+"""``REPORT.md``: a runtime table, then one table per study with the paper's numbers beside ours, and the
+explanation of every number that falls outside the paper's band (each study's ``report_rows``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mnist1d_jax.report.results import atomic_write, provenance
+from mnist1d_jax.report.runner import load_record, record_paths, study_module
+from mnist1d_jax.studies import STUDIES
+
+_MODES = {"default": "our multi-seed defaults", "paper": "the paper's own run counts (`--seeds paper`)"}
+
+
+def write_report(out: Path, state: dict, quick: bool) -> Path:
+    """Write ``out/REPORT.md`` from the records in ``out`` and the runtimes in ``state`` (reproduce's)."""
+    out = Path(out)
+    modules = [study_module(name) for name in STUDIES]
+    lines = ["# MNIST-1D in JAX: the paper reproduced", ""]
+    if quick:
+        lines += ["**Quick mode: tiny configs that check the pipeline; these numbers are not results.**", ""]
+    total = sum(entry["seconds"] for entry in state.values())
+    separately = [m.NAME for m in modules if m.NAME not in state and record_paths(out, m)[0].exists()]
+    modes = sorted({entry.get("seeds", "default") for entry in state.values()})
+    lines += [
+        f"Generated on {provenance()['machine']}. Studies run by `mnist1d-jax reproduce`"
+        + (f" with {' and '.join(_MODES[m] for m in modes)}" if modes else "")
+        + f" took {total / 60:.1f} min in all"
+        + (f"; {', '.join(separately)} ran separately (their own commands), so their runtimes are in their "
+           "JSON, not in this table" if separately else "")
+        + ". Each study's JSON beside its figure holds the config, seeds, versions and devices.",
+        "",
+        "| study | seeds | ours (min) | original code on this machine (min; the lottery's is its search alone) |",
+        "|---|---|---:|---:|",
+    ]
+    for m in modules:
+        entry = state.get(m.NAME)
+        ours = "ran separately" if m.NAME in separately else "not run"
+        if entry:
+            ours = f"{entry['seconds'] / 60:.1f}"
+        original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
+        lines.append(f"| {m.TITLE} | {entry.get('seeds', 'default') if entry else ''} | {ours} | {original} |")
+    original_total = sum(m.ORIGINAL_MINUTES or 0.0 for m in modules)
+    lines.append(f"| **all studies** | | **{total / 60:.1f}**"
+                 + (" (studies run separately not included)" if separately else "") + f" | **{original_total:.0f}** |")
+    for m in modules:
+        lines += ["", f"## {m.TITLE}", ""]
+        if not record_paths(out, m)[0].exists():
+            lines.append("Not run yet.")
+            continue
+        png = f"{m.NAME}.png"
+        if (out / png).exists():
+            lines += [f"![{m.NAME}]({png})", ""]
+        try:
+            rows = m.report_rows(load_record(m, out))
+        except (KeyError, TypeError, ValueError, IndexError) as err:  # a record of another version, or damaged
+            lines.append(f"**{m.NAME}.json could not be summarised ({type(err).__name__}: {err}); rerun the study.**")
+            continue
+        lines += ["| quantity | paper | ours |", "|---|---|---|"]
+        lines += [f"| {row['quantity']} | {row['paper']} | {row['ours']} |" for row in rows]
+        notes = [f"- *{row['quantity']}*: {row['why']}." for row in rows if row.get("why")]
+        if notes:
+            lines += ["", "Where ours differs from the paper's:", "", *notes]
+    text = "\n".join(lines) + "\n"
+    return atomic_write(out / "REPORT.md", lambda f: f.write(text.encode()))
+
+
+__all__ = ["write_report"]

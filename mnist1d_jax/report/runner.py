@@ -1,0 +1,159 @@
+"""The one study protocol and its runner.
+
+A study is a module of ``mnist1d_jax.studies`` with
+
+* ``NAME`` (its files' stem), ``TITLE``, ``ORIGINAL_MINUTES`` (the original code's runtime here, or None);
+* ``Config``: a validated frozen dataclass whose defaults are the paper's protocol; ``QUICK``: a tiny config
+  that runs every stage in seconds (tests, ``reproduce --quick``); ``PAPER_SEEDS``: the field changes that
+  give the paper's own run counts (``reproduce --seeds paper``);
+* ``run(config, ctx) -> record``: the computation, no file I/O (partial results go through ``ctx.store``,
+  progress through ``ctx.bar``); arrays too large for JSON go in ``record["arrays"]``;
+* ``report_rows(record) -> [{"quantity", "paper", "ours"[, "why"]}]`` and ``draw(record, out) -> [paths]``.
+
+`run_study` does the rest: it checks the output folder before any work, resumes from the study's store,
+writes the record (JSON with config, seeds, versions and devices; arrays beside it as ``<NAME>.npz``) and draws
+the figures from it; a figure and its JSON appear together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from mnist1d_jax.report.results import provenance, read_json, write_json
+from mnist1d_jax.report.store import Store
+
+
+class OutputError(ValueError):
+    """An output folder that cannot be written."""
+
+
+@dataclasses.dataclass
+class Context:
+    """What a study's ``run`` gets besides its config: the store of partial results and progress output."""
+
+    store: Store = dataclasses.field(default_factory=lambda: Store(None))
+    progress: bool = False
+
+    def bar(self, total: int, desc: str, unit: str = "it"):
+        """A progress bar (tqdm; silent unless ``progress``)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, disable=not self.progress, file=sys.stderr)
+
+    def log(self, message: str) -> None:
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+
+def study_module(name: str) -> ModuleType:
+    """The study module ``mnist1d_jax.studies.<name>``."""
+    from mnist1d_jax.studies import EXTRA, STUDIES
+
+    if name not in STUDIES + EXTRA:
+        raise ValueError(f"unknown study {name!r}; the studies are {', '.join(STUDIES + EXTRA)}")
+    return importlib.import_module(f"mnist1d_jax.studies.{name}")
+
+
+def check_output_folder(out: Path) -> Path:
+    """Make sure ``out`` is (or can become) a writable folder, before any work; returns it."""
+    if str(out).strip() == "":
+        raise OutputError("the output folder is an empty path")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{out} cannot be made: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{out} cannot be written: {parent} is not writable")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OutputError(f"{out} is not writable ({err.strerror})") from None
+    return out
+
+
+def state_folder(out: Path, module: ModuleType) -> Path:
+    return Path(out) / f".{module.NAME}_state"
+
+
+def record_paths(out: Path, module: ModuleType) -> tuple[Path, Path]:
+    """``(<NAME>.json, <NAME>.npz)`` of a study's record in ``out``."""
+    return Path(out) / f"{module.NAME}.json", Path(out) / f"{module.NAME}.npz"
+
+
+def load_record(module: ModuleType, out: Path) -> dict[str, Any]:
+    """A study's record as ``run`` returned it (its arrays read back from the ``.npz`` beside the JSON)."""
+    json_path, npz_path = record_paths(out, module)
+    record = read_json(json_path)
+    if npz_path.exists():
+        with np.load(npz_path, allow_pickle=False) as f:
+            record["arrays"] = {k: f[k] for k in f.files}
+    return record
+
+
+def run_study(module: ModuleType | str, config=None, out: str | Path = "figures", *, resume: bool = True,
+              progress: bool = False, figures: bool = True) -> dict[str, Any]:
+    """Run a study (default config: the paper's), write its record and figures into ``out``; return the record.
+
+    ``resume``: reuse the partial results of an interrupted earlier run with the same settings (kept in
+    ``out/.<NAME>_state/``); ``figures=False`` skips drawing.
+    """
+    module = study_module(module) if isinstance(module, str) else module
+    config = module.Config() if config is None else config
+    out = check_output_folder(Path(out))
+    ctx = Context(store=Store(state_folder(out, module) if resume else None), progress=progress)
+    start, cpu = time.perf_counter(), time.process_time()
+    record = module.run(config, ctx)
+    record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
+              "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+              "provenance": provenance()}
+    write_record(module, record, out, figures=figures)
+    return record
+
+
+def write_record(module: ModuleType, record: dict[str, Any], out: Path, *, figures: bool = True) -> list[Path]:
+    """Write ``record`` (JSON + arrays) and its figures: the figures first, the JSON last, so that a JSON on
+    disk always has its figures, and a failed drawing leaves neither."""
+    json_path, npz_path = record_paths(out, module)
+    arrays = record.get("arrays")
+    drawn: list[Path] = []
+    try:
+        if arrays:
+            from mnist1d_jax.report.results import atomic_write
+
+            atomic_write(npz_path, lambda f: np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+        if figures:
+            drawn = list(module.draw(record, out))
+        write_json(json_path, {k: v for k, v in record.items() if k != "arrays"})
+    except BaseException:
+        for path in drawn:
+            path.unlink(missing_ok=True)
+        raise
+    return drawn
+
+
+def redraw(module: ModuleType | str, out: str | Path = "figures") -> list[Path]:
+    """Draw a study's figures again from its record in ``out`` (no computation)."""
+    module = study_module(module) if isinstance(module, str) else module
+    return list(module.draw(load_record(module, out), Path(out)))
+
+
+__all__ = ["Context", "OutputError", "check_output_folder", "load_record", "record_paths", "redraw", "run_study",
+           "state_folder", "study_module", "write_record"]

@@ -1,0 +1,27 @@
+"""``mnist1d-jax train``: a table of test accuracies over seeds; bad settings refused before any work."""
+
+import pytest
+
+from mnist1d_jax.cli import main
+from mnist1d_jax.cli.train import TrainCommand
+from mnist1d_jax.validation import ConfigError
+
+
+def test_train_prints_the_table(capsys):
+    assert main(["train", "--model", "logistic", "--seeds", "2", "--steps", "20", "--eval-every", "10",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| best over evaluations |" in out and "logistic, harness protocol, 2 seeds" in out
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"steps": 10, "eval_every": 1000}, "must divide steps=10"),
+    ({"seeds": 0}, "TrainCommand.seeds=0"),
+    ({"lr": float("nan")}, "TrainCommand.lr=nan"),
+    ({"val_fraction": -0.1}, "TrainCommand.val_fraction=-0.1"),
+    ({"protocol": "modern", "val_fraction": 0.0}, "selects on validation"),
+    ({"batch_size": 3900, "protocol": "modern"}, "must be <= the 3600 training examples"),
+])
+def test_bad_settings(changes, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        TrainCommand(**changes)

@@ -1,0 +1,71 @@
+"""The study runner: output folders checked before work, records with their arrays, figures and JSON together."""
+
+import dataclasses
+import json
+import os
+import types
+
+import numpy as np
+import pytest
+
+from mnist1d_jax.report import runner
+
+
+def fake_study(draw):
+    module = types.ModuleType("fake")
+    module.NAME = "fake"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        size: int = 1
+
+    module.Config = Config
+    module.run = lambda config, ctx: {"value": 1.5, "arrays": {"a": np.arange(3)}}
+    module.draw = draw
+    return module
+
+
+def test_record_arrays_figures_then_json(tmp_path):
+    def draw(record, out):
+        assert record["arrays"]["a"].tolist() == [0, 1, 2] and record["study"] == "fake"
+        (out / "fake.png").write_bytes(b"png")
+        return [out / "fake.png"]
+
+    module = fake_study(draw)
+    record = runner.run_study(module, module.Config(), tmp_path / "out")
+    assert record["value"] == 1.5 and record["provenance"]["versions"]["numpy"]
+    saved = runner.load_record(module, tmp_path / "out")
+    assert saved["arrays"]["a"].tolist() == [0, 1, 2] and "arrays" not in json.loads(
+        (tmp_path / "out" / "fake.json").read_text())
+    assert (tmp_path / "out" / "fake.png").exists()
+
+
+def test_a_failed_drawing_leaves_neither_figure_nor_json(tmp_path):
+    def draw(record, out):
+        (out / "fake.png").write_bytes(b"half")
+        raise RuntimeError("drawing failed")
+
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        runner.run_study(fake_study(draw), None, tmp_path)
+    assert not (tmp_path / "fake.json").exists()
+
+
+def test_output_folders_are_checked_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(runner.OutputError, match="exists and is not a folder"):
+        runner.check_output_folder(tmp_path / "file")
+    with pytest.raises(runner.OutputError, match="is not a folder"):
+        runner.check_output_folder(tmp_path / "file" / "sub")
+    with pytest.raises(runner.OutputError, match="empty path"):
+        runner.check_output_folder("")
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(runner.OutputError, match="not writable"):
+            runner.check_output_folder(ro / "out")
+    assert runner.check_output_folder(tmp_path / "a" / "b").is_dir()
+
+
+def test_unknown_studies_are_named():
+    with pytest.raises(ValueError, match="unknown study 'lotery'"):
+        runner.study_module("lotery")
