@@ -10,23 +10,40 @@ run reports them, fractions from `train_step` and `evaluate`):
 * data: `DatasetConfig`, `make_dataset`, `get_dataset`, `prepare_data` -> `Data`, `sample`;
 * training: `create_train_state`, `train_step`, `evaluate`, `train_loop`, `TrainConfig`, `train`, `train_seeds`;
 * width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`.
+
+Names are imported on first use, so ``import mnist1d_jax`` for the dataset alone does not load JAX.
 """
 
-__version__ = "0.1.0"  # before the imports: data.io writes it into every file
+import importlib
 
-from mnist1d_jax import masks, meta  # noqa: E402
-from mnist1d_jax.core.loop import train_loop  # noqa: E402
-from mnist1d_jax.core.runs import TrainConfig, train, train_seeds  # noqa: E402
-from mnist1d_jax.core.step import TrainState, create_train_state, evaluate, make_optimizer, set_hyperparams, train_step  # noqa: E402
-from mnist1d_jax.data.config import ConfigError, DatasetConfig  # noqa: E402
-from mnist1d_jax.data.generator import Dataset, make_dataset  # noqa: E402
-from mnist1d_jax.data.io import get_dataset, load_dataset, save_dataset  # noqa: E402
-from mnist1d_jax.data.sampler import sample  # noqa: E402
-from mnist1d_jax.data.splits import Data, prepare_data  # noqa: E402
-from mnist1d_jax.data.templates import Templates, get_templates  # noqa: E402
-from mnist1d_jax.sweeps import SweepConfig, sweep_widths  # noqa: E402
+__version__ = "0.1.0"
 
-__all__ = ["ConfigError", "Data", "Dataset", "DatasetConfig", "SweepConfig", "Templates", "TrainConfig", "TrainState",
-           "__version__", "create_train_state", "evaluate", "get_dataset", "get_templates", "load_dataset",
-           "make_dataset", "make_optimizer", "masks", "meta", "prepare_data", "sample", "save_dataset",
-           "set_hyperparams", "sweep_widths", "train", "train_loop", "train_seeds", "train_step"]
+_WHERE = {  # public name -> the module that defines it
+    "ConfigError": "mnist1d_jax.validation", "DatasetConfig": "mnist1d_jax.data.config",
+    "Dataset": "mnist1d_jax.data.generator", "make_dataset": "mnist1d_jax.data.generator",
+    "get_dataset": "mnist1d_jax.data.io", "load_dataset": "mnist1d_jax.data.io", "save_dataset": "mnist1d_jax.data.io",
+    "sample": "mnist1d_jax.data.sampler", "Data": "mnist1d_jax.data.splits", "prepare_data": "mnist1d_jax.data.splits",
+    "Templates": "mnist1d_jax.data.templates", "get_templates": "mnist1d_jax.data.templates",
+    "TrainState": "mnist1d_jax.core.step", "create_train_state": "mnist1d_jax.core.step",
+    "train_step": "mnist1d_jax.core.step", "evaluate": "mnist1d_jax.core.step",
+    "make_optimizer": "mnist1d_jax.core.step", "set_hyperparams": "mnist1d_jax.core.step",
+    "train_loop": "mnist1d_jax.core.loop", "TrainConfig": "mnist1d_jax.core.runs", "train": "mnist1d_jax.core.runs",
+    "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.sweeps", "sweep_widths": "mnist1d_jax.sweeps",
+}
+_SUBMODULES = ("masks", "meta")
+
+__all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mnist1d_jax.{name}")
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'mnist1d_jax' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

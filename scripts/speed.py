@@ -25,7 +25,7 @@ from mnist1d_jax import DatasetConfig, make_dataset  # noqa: E402
 from mnist1d_jax.backend import main_on_all_cores  # noqa: E402
 from mnist1d_jax.report.results import provenance, read_json, write_json  # noqa: E402
 
-SECTIONS = ("data", "train", "meta", "floors")
+SECTIONS = ("data", "train", "meta", "floors", "redesign")
 
 
 def _timed(fn, repeats: int = 1):

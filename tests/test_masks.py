@@ -113,25 +113,3 @@ def test_compacted_residual_mlp_is_the_full_model():
                              units[0], n_out)
     for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(back), strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_compacted_training_matches_full_training():
-    from mnist1d_jax.studies.lottery import harness_run
-
-    width = 24
-    p = _params(width, 1)
-    mask = M.magnitude_mask(p, M.prune_counts(0.9, p))
-    mask["Dense_2"]["kernel"] = mask["Dense_2"]["kernel"].at[:8].set(0)
-    units, n_out = M.compact_layout([mask], width, granularity=4)
-    rng = np.random.default_rng(0)
-    x, x_test = (jnp.asarray(rng.normal(size=(n, 40)), jnp.float32) for n in (200, 100))
-    y, y_test = (jnp.asarray(rng.integers(0, 10, n), jnp.int32) for n in (200, 100))
-    kw = dict(lr=0.02, batch=50, total_steps=31, eval_every=10, snapshot_step=20)
-    full = harness_run(p, mask, x, y, x_test, y_test, n_out=width, **kw)
-    comp = harness_run(M.compact_residual(p, units[0], n_out), M.compact_residual(mask, units[0], n_out), x, y,
-                       x_test, y_test, n_out=n_out, **kw)
-    np.testing.assert_allclose(comp["test_loss"], full["test_loss"], rtol=1e-5)
-    snap = M.expand_residual(comp["snapshot"], p, units[0], n_out)
-    for a, b in zip(jax.tree_util.tree_leaves(M.apply_mask(snap, mask)),
-                    jax.tree_util.tree_leaves(M.apply_mask(full["snapshot"], mask)), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

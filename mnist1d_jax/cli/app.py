@@ -74,10 +74,17 @@ def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(name, type=type(default), default=default, metavar="N")
 
 
+def _output_path(text: str) -> Path:
+    """An argparse type: a path, never empty (argparse would turn "" into the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def _cmd_data(args, parser) -> int:
-    from mnist1d_jax.data.generator import make_dataset
+    from mnist1d_jax.data.generator import DatasetSizeError, estimated_bytes, make_dataset, memory_bound
     from mnist1d_jax.data.io import save_dataset
-    from mnist1d_jax.report.runner import check_output_folder
+    from mnist1d_jax.report.runner import OutputError, check_output_file
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
     values["padding"] = tuple(values["padding"])
@@ -85,7 +92,15 @@ def _cmd_data(args, parser) -> int:
         config = DatasetConfig(**values)
     except ValueError as err:
         parser.error(str(err))
-    check_output_folder(Path(args.output).parent if str(args.output) else Path(""))
+    if estimated_bytes(config) > memory_bound():
+        try:
+            make_dataset(config)  # raises the size error, before any work
+        except DatasetSizeError as err:
+            raise UsageError(str(err)) from None
+    try:
+        check_output_file(args.output)
+    except OutputError as err:
+        raise UsageError(str(err)) from None
     start = time.perf_counter()
     dataset = make_dataset(config)
     seconds = time.perf_counter() - start
@@ -96,8 +111,15 @@ def _cmd_data(args, parser) -> int:
 
 
 def _cmd_figure(args, parser) -> int:
+    from mnist1d_jax.report.runner import OutputError, check_output_file
     from mnist1d_jax.studies.dataset import write_dataset_figure
 
+    if args.data is not None and not args.data.is_file():
+        raise UsageError(f"--data {args.data} is not a dataset file")
+    try:
+        check_output_file(args.output)
+    except OutputError as err:
+        raise UsageError(str(err)) from None
     png, _ = write_dataset_figure(args.data, args.output)
     print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0
@@ -111,8 +133,8 @@ def _add_study(sub, name: str) -> None:
 
     module = study_module(name)
     p = sub.add_parser(_command_name(name), help=module.TITLE, description=(module.__doc__ or "").split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures, their JSON and the "
-                   "study's resume state (default: figures)")
+    p.add_argument("--out", type=_output_path, default=Path("figures"), help="folder for the figures, their JSON "
+                   "and the study's resume state (default: figures)")
     p.add_argument("--quick", action="store_true", help="a tiny config that runs every stage in seconds (a smoke "
                    "test, not a result)")
     p.add_argument("--paper-seeds", action="store_true", help="the paper's own run counts (often one seed)")
@@ -168,12 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="generate an MNIST-1D dataset and write it as a safe .npz file")
     _add_dataset_options(data)
-    data.add_argument("-o", "--output", type=Path, default=Path("mnist1d.npz"), help="the .npz file to write")
+    data.add_argument("-o", "--output", type=_output_path, default=Path("mnist1d.npz"), help="the .npz file to write")
     data.set_defaults(run=_cmd_data, parser=data)
 
     figure = sub.add_parser("figure", help="draw the templates and transformed examples (Figure 1 style)")
-    figure.add_argument("--data", type=Path, default=None, help="an .npz from `data` (default: the paper's data)")
-    figure.add_argument("-o", "--output", type=Path, default=Path("figures/dataset.png"))
+    figure.add_argument("--data", type=_output_path, default=None, help="an .npz from `data` (default: the paper's "
+                        "data)")
+    figure.add_argument("-o", "--output", type=_output_path, default=Path("figures/dataset.png"))
     figure.set_defaults(run=_cmd_figure, parser=figure)
 
     train.register(sub)

@@ -1,9 +1,9 @@
 """One command line from a config dataclass: every field an option, typed from its annotation, with its help.
 
-``add_config_options(parser, cls)`` adds ``--field-name`` for every field of ``cls`` (``bool``:
-``--x / --no-x``; a tuple: several values; ``X | None``: the value or ``none``); ``config_from_args(args, cls,
-base)`` returns ``base`` with the given options replaced, validated by the config itself. A bad value ends as
-``parser.error(...)``: one line on stderr, exit status 2.
+``add_config_options(parser, cls)`` adds ``--field-name`` for every field of ``cls`` (``bool``: ``--x / --no-x``;
+a tuple: several values; ``X | None``: the value or ``none``, which no other field takes);
+``config_from_args(args, cls, base)`` returns ``base`` with the given options replaced, validated by the config
+itself. A bad value ends as ``parser.error(...)``: one line on stderr, exit status 2.
 """
 
 from __future__ import annotations
@@ -18,18 +18,30 @@ from mnist1d_jax.validation import ConfigError
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 
 
+class _ExplicitNone:
+    """What ``--x none`` parses to for an optional field (None itself means "not given")."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+NONE = _ExplicitNone()
+
+
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _number(kind):
-    """An argparse type that keeps the value the user typed when it does not parse as ``kind``, so the config's
-    own check reports it (one message for every bad value)."""
+def _number(kind, optional: bool = False):
+    """An argparse type for ``kind`` (``none`` gives None where the field is optional); a text that does not parse
+    is an argparse error naming it."""
     def parse(text: str):
+        if text.strip().lower() == "none":
+            if optional:
+                return NONE
+            raise argparse.ArgumentTypeError(f"{text!r}: this option takes a value, not none")
         if kind is str:
             return text
-        if text.lower() == "none":
-            return None
         try:
             return kind(text)
         except ValueError:
@@ -66,7 +78,9 @@ def add_config_options(parser: argparse.ArgumentParser, cls, *, skip: tuple[str,
         if f.name in skip or f.name.startswith("_"):
             continue
         annotation = str(f.type) if isinstance(f.type, str) else str(hints[f.name])
-        kind, is_tuple, length = _kind(annotation.replace("typing.", "").replace("<class '", "").replace("'>", ""))
+        annotation = annotation.replace("typing.", "").replace("<class '", "").replace("'>", "")
+        kind, is_tuple, length = _kind(annotation)
+        optional = "None" in annotation
         default = f.default if f.default is not dataclasses.MISSING else None
         shown = default if not isinstance(default, tuple) else " ".join(map(str, default)) or "(none)"
         help_text = (f.metadata.get("help") or "").rstrip(".")
@@ -75,10 +89,10 @@ def add_config_options(parser: argparse.ArgumentParser, cls, *, skip: tuple[str,
         if kind is bool and not is_tuple:
             group.add_argument(name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif is_tuple:
-            group.add_argument(name, type=_number(kind), nargs=length or "+", default=None, metavar="V",
+            group.add_argument(name, type=_number(kind, optional), nargs=length or "+", default=None, metavar="V",
                                help=help_text)
         else:
-            group.add_argument(name, type=_number(kind), default=None, metavar="V", help=help_text)
+            group.add_argument(name, type=_number(kind, optional), default=None, metavar="V", help=help_text)
 
 
 def given_options(args: argparse.Namespace, cls) -> dict:
@@ -86,7 +100,9 @@ def given_options(args: argparse.Namespace, cls) -> dict:
     out = {}
     for f in dataclasses.fields(cls):
         value = getattr(args, f.name, None)
-        if value is not None:
+        if value is NONE or (isinstance(value, list) and NONE in value):
+            out[f.name] = None  # ``--x none``: the optional field set to None
+        elif value is not None:
             out[f.name] = tuple(value) if isinstance(value, list) else value
     return out
 

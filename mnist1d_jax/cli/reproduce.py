@@ -47,6 +47,53 @@ def _record(out: Path, name: str) -> Path:
     return record_paths(out, study_module(name))[0]
 
 
+def _mode_config(name: str, quick: bool, seeds: str):
+    """The config a study runs with in this mode (what a record on disk must hold to count as done)."""
+    from mnist1d_jax.report.runner import study_module
+
+    module = study_module(name)
+    config = module.QUICK if quick else module.Config()
+    return config.replace(**module.PAPER_SEEDS) if seeds == "paper" and not quick and module.PAPER_SEEDS else config
+
+
+def rebuild_state(out: Path, quick: bool, seeds: str) -> dict:
+    """A state from the records on disk: every study whose record holds this mode's config counts as done."""
+    import dataclasses
+    import json
+
+    state = {}
+    for name in STUDIES:
+        path = _record(out, name)
+        try:
+            record = read_json(path)
+        except (OSError, ValueError):
+            continue
+        wanted = json.loads(json.dumps(dataclasses.asdict(_mode_config(name, quick, seeds))))
+        if record.get("config") == wanted:
+            state[name] = {"quick": quick, "seeds": seeds, "seconds": float(record.get("runtime_s", 0.0)),
+                           "finished": record.get("provenance", {}).get("written"), "record_sha256": _sha256(path),
+                           "rebuilt": True}
+    return state
+
+
+def load_state(out: Path, quick: bool, seeds: str) -> dict:
+    """``reproduce_state.json``, or (missing or damaged: moved aside with a warning) one rebuilt from the records."""
+    path = out / STATE
+    if not path.exists():
+        return {}
+    try:
+        state = read_json(path)
+        if not isinstance(state, dict):
+            raise ValueError("not a JSON object")
+        return state
+    except (OSError, ValueError) as err:
+        damaged = path.with_name(path.name + ".damaged")
+        path.replace(damaged)
+        print(f"reproduce: warning: {path} could not be read ({err}); moved aside to {damaged.name} and rebuilt "
+              "from the records on disk", file=sys.stderr, flush=True)
+        return rebuild_state(out, quick, seeds)
+
+
 def _done(state: dict, name: str, out: Path, quick: bool, seeds: str) -> bool:
     entry = state.get(name)
     record = _record(out, name)
@@ -86,7 +133,7 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
         raise ValueError(f"seeds must be one of {SEED_MODES}, got {seeds!r}")
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / STATE
-    state = read_json(state_path) if state_path.exists() else {}
+    state = load_state(out, quick, seeds)
     selected = [s for s in STUDIES if not only or s in only]
     failed = []
     for i, name in enumerate(selected, 1):
@@ -118,7 +165,9 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("reproduce", help="run every study of the paper and write figures/REPORT.md")
-    parser.add_argument("--out", type=Path, default=Path("figures"))
+    from mnist1d_jax.cli.app import _output_path
+
+    parser.add_argument("--out", type=_output_path, default=Path("figures"))
     parser.add_argument("--only", nargs="+", choices=list(STUDIES), help="run only these studies")
     parser.add_argument("--quick", action="store_true", help="tiny configs (minutes): checks the pipeline")
     parser.add_argument("--force", action="store_true", help="rerun studies that are already done")
@@ -135,9 +184,7 @@ def _cmd(args, parser) -> int:
     if args.report_only:
         if not args.out.is_dir():
             parser.error(f"--out {args.out} is not a folder with results")
-        state_path = args.out / STATE
-        state = read_json(state_path) if state_path.exists() else {}
-        path = write_report(args.out, state, args.quick)
+        path = write_report(args.out, load_state(args.out, args.quick, args.seeds), args.quick)
     else:
         path = reproduce(args.out, args.only, args.quick, args.force, args.seeds)
     print(f"wrote {path}")

@@ -8,6 +8,7 @@ The random draws follow NumPy's legacy stream in exactly the original order (rea
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,6 +142,36 @@ def _transform_block(draws, labels: np.ndarray, config: DatasetConfig, table: _T
     return transforms.linear_resample(x, config.final_seq_length, resampling)
 
 
+MAX_GB_ENV = "MNIST1D_JAX_MAX_DATASET_GB"
+
+
+class DatasetSizeError(ValueError):
+    """A config whose dataset would not fit the memory bound, or whose numbers overflow float64."""
+
+
+def estimated_bytes(config: DatasetConfig) -> int:
+    """Peak memory of `make_dataset` for ``config``, in bytes: the output and two reordered copies of it
+    (``3 x num_samples x final_seq_length`` float64), the per-block workspaces of the two worker threads (2,048
+    examples of the working length, ~20 float64 arrays each) and the smoothing matrix (``L x L``)."""
+    n, length, final = config.num_samples, config.working_length, config.final_seq_length
+    return 24 * n * final + 2 * 2048 * length * 8 * 20 + 8 * length * length + 8 * length * final
+
+
+def memory_bound() -> int:
+    """The largest dataset `make_dataset` generates, in bytes: ``$MNIST1D_JAX_MAX_DATASET_GB`` if set, else 60 % of
+    the machine's memory."""
+    env = os.environ.get(MAX_GB_ENV, "").strip()
+    if env:
+        try:
+            return int(float(env) * 2**30)
+        except ValueError:
+            raise ValueError(f"${MAX_GB_ENV}={env!r} is not a number of GB") from None
+    try:
+        return int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
 def make_dataset(config: DatasetConfig | None = None) -> Dataset:
     """Generate an MNIST-1D dataset.
 
@@ -149,12 +180,23 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
         labels equal and inputs within 1e-15 of the original package's output.
 
     Returns:
-      A `Dataset` of NumPy arrays. The global ``np.random`` stream is never touched: the generator draws
-      from its own ``RandomState(config.seed)``.
+      A `Dataset` of NumPy arrays: ``x (num_train, final_seq_length)`` float64 (standardised: zero mean, unit
+      std over the whole dataset), ``y (num_train,)`` int64, ``x_test``, ``y_test``, ``t (final_seq_length,)``.
+      The global ``np.random`` stream is never touched: the generator draws from its own
+      ``RandomState(config.seed)``.
+
+    Raises:
+      DatasetSizeError: before any work, if the dataset would need more memory than `memory_bound` (raise the
+        bound with ``$MNIST1D_JAX_MAX_DATASET_GB``); after it, if the values overflow float64 (a huge
+        ``scale_coeff`` or ``shear_scale``).
     """
     config = DatasetConfig() if config is None else config
     if not isinstance(config, DatasetConfig):
         raise TypeError(f"make_dataset expects a DatasetConfig, got {type(config).__name__}")
+    need, bound = estimated_bytes(config), memory_bound()
+    if need > bound:
+        raise DatasetSizeError(f"{config} needs about {need / 2**30:.1f} GB, above the bound of {bound / 2**30:.1f} GB "
+                               f"(set ${MAX_GB_ENV} to allow more)")
     templates = get_templates()
     rs = np.random.RandomState(config.seed)
     n = config.num_samples
@@ -188,6 +230,9 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
     mean = x_raw.mean()
     x = np.subtract(x_raw, mean, out=x_raw)
     std = np.sqrt(np.square(x).sum() / x.size)
+    if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+        raise DatasetSizeError(f"{config}: the raw values overflow float64 (mean {mean}, std {std}); use smaller "
+                               "scale_coeff, shear_scale or noise scales")
     t = t / std
     x /= std
 

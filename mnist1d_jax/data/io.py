@@ -1,18 +1,19 @@
 """Safe dataset files and the dataset cache.
 
 Files are plain ``.npz`` archives (never pickles: loading one cannot run code) holding the arrays plus a JSON
-header with the config and a SHA-256 of the arrays. Writes are atomic (a temporary file, then a rename), so
-a crash never leaves a half-written file under the real name. A truncated, corrupt or foreign file raises a
-`DatasetFileError` naming the file; the cache regenerates such a file with a `CacheWarning`, never silently.
+header with the config, the statistics and a SHA-256 of the arrays and the header. Writes are atomic (a temporary
+file, then a rename), so a crash never leaves a half-written file under the real name. A truncated, corrupt or
+foreign file raises a `DatasetFileError` naming the file; the cache regenerates such a file with a `CacheWarning`,
+never silently.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from mnist1d_jax.data.templates import Templates
 from mnist1d_jax.report.results import atomic_write
 
 FORMAT = "mnist1d-jax dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the SHA-256 covers the header (config, statistics) too; 1 (arrays only) is still read
 CACHE_ENV = "MNIST1D_JAX_CACHE"
 _HEADER_KEY = "__header__"
 _REQUIRED = ("x", "y", "x_test", "y_test", "t", "templates_x", "templates_t", "templates_y")
@@ -48,6 +49,13 @@ def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _file_sha256(arrays: dict[str, np.ndarray], header: dict) -> str:
+    """SHA-256 over the arrays and every header field but the digest itself (format version 2)."""
+    h = hashlib.sha256(arrays_sha256(arrays).encode())
+    h.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
     """Write `dataset` to an ``.npz`` file atomically; returns the path."""
     path = Path(path)
@@ -59,8 +67,8 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
         "config": dataset.config.to_dict(),
         "raw_mean": dataset.raw_mean,
         "raw_std": dataset.raw_std,
-        "sha256": arrays_sha256(arrays),
     }
+    header["sha256"] = _file_sha256(arrays, header)
     payload = arrays | {_HEADER_KEY: np.array(json.dumps(header, sort_keys=True))}
     atomic_write(path, lambda f: np.savez(f, **payload))
     return path
@@ -77,11 +85,12 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     if not path.exists():
         raise FileNotFoundError(f"no dataset file at {path}")
     try:
-        # Open the file ourselves: np.load leaks its handle when the archive is corrupt.
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        # Read the bytes ourselves: np.load leaks its handle when the archive is corrupt.
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as npz:
             contents = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        raise DatasetFileError(f"{path}: not a readable .npz archive (truncated or corrupt?): {err}") from err
+    except Exception as err:  # noqa: BLE001  every way a zip can be broken (zlib, zipfile, numpy's own errors)
+        raise DatasetFileError(f"{path}: not a readable .npz archive (truncated or corrupt?): "
+                               f"{type(err).__name__}: {err}") from err
     if _HEADER_KEY not in contents:
         raise DatasetFileError(f"{path}: no mnist1d-jax header; this .npz was not written by save_dataset")
     try:
@@ -90,20 +99,21 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise DatasetFileError(f"{path}: the header is not valid JSON: {err}") from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DatasetFileError(f"{path}: header format {header!r:.80} is not {FORMAT!r}")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise DatasetFileError(
-            f"{path}: file format version {header.get('format_version')!r}; this package reads {FORMAT_VERSION}"
-        )
+    version = header.get("format_version")
+    if version not in (1, FORMAT_VERSION):
+        raise DatasetFileError(f"{path}: file format version {version!r}; this package reads 1 and {FORMAT_VERSION}")
     missing = [key for key in _REQUIRED if key not in contents]
     if missing:
         raise DatasetFileError(f"{path}: arrays {missing} are missing")
-    digest = arrays_sha256(contents)
+    digest = arrays_sha256(contents) if version == 1 else _file_sha256(contents, header)
     if digest != header.get("sha256"):
-        raise DatasetFileError(f"{path}: SHA-256 of the arrays is {digest}, the header says {header.get('sha256')}")
+        what = "the arrays" if version == 1 else "the arrays and the header"
+        raise DatasetFileError(f"{path}: SHA-256 of {what} is {digest}, the header says {header.get('sha256')}")
     try:
         config = DatasetConfig.from_dict(header["config"])
+        raw_mean, raw_std = float(header["raw_mean"]), float(header["raw_std"])
     except (ValueError, TypeError, KeyError) as err:
-        raise DatasetFileError(f"{path}: the stored config is invalid: {err}") from err
+        raise DatasetFileError(f"{path}: the stored config or statistics are invalid: {err}") from err
     return Dataset(
         x=contents["x"],
         y=contents["y"],
@@ -112,8 +122,8 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         t=contents["t"],
         templates=Templates(x=contents["templates_x"], t=contents["templates_t"], y=contents["templates_y"]),
         config=config,
-        raw_mean=float(header["raw_mean"]),
-        raw_std=float(header["raw_std"]),
+        raw_mean=raw_mean,
+        raw_std=raw_std,
         seq_permutation=contents.get("seq_permutation"),
     )
 

@@ -80,13 +80,30 @@ def check_output_folder(out: Path) -> Path:
         raise OutputError(f"{out} cannot be made: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{out} cannot be written: {parent} is not writable")
-    out.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-", suffix=".tmp"):
             pass
     except OSError as err:
-        raise OutputError(f"{out} is not writable ({err.strerror})") from None
+        raise OutputError(f"{out} cannot be written ({err.strerror or err})") from None
     return out
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Make sure the file ``path`` can be written (its folder made) before any work; returns it."""
+    if str(path).strip() == "":
+        raise OutputError("the output file is an empty path")
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder, not a file")
+    check_output_folder(path.parent)
+    return path
+
+
+def remove_stale_temporaries(out: Path, module: ModuleType) -> None:
+    """Temporary files a killed earlier run of this study left behind (``.<NAME>*.tmp``, its store's)."""
+    for stale in [*Path(out).glob(f".{module.NAME}*.tmp"), *state_folder(out, module).glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
 
 
 def state_folder(out: Path, module: ModuleType) -> Path:
@@ -117,7 +134,8 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     """
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
-    out = check_output_folder(Path(out))
+    out = check_output_folder(out)
+    remove_stale_temporaries(out, module)
     ctx = Context(store=Store(state_folder(out, module) if resume else None), progress=progress)
     start, cpu = time.perf_counter(), time.process_time()
     record = module.run(config, ctx)
@@ -155,5 +173,5 @@ def redraw(module: ModuleType | str, out: str | Path = "figures") -> list[Path]:
     return list(module.draw(load_record(module, out), Path(out)))
 
 
-__all__ = ["Context", "OutputError", "check_output_folder", "load_record", "record_paths", "redraw", "run_study",
-           "state_folder", "study_module", "write_record"]
+__all__ = ["Context", "OutputError", "check_output_file", "check_output_folder", "load_record", "record_paths",
+           "redraw", "remove_stale_temporaries", "run_study", "state_folder", "study_module", "write_record"]

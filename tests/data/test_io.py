@@ -6,6 +6,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mnist1d_jax import DatasetConfig, make_dataset
 from mnist1d_jax.data import io as dio
@@ -126,3 +128,45 @@ def test_cache_file_of_another_config_is_regenerated(small):
     dio.save_dataset(small, dio.cache_path(config))
     with pytest.warns(dio.CacheWarning, match="another config"):
         assert dio.get_dataset(config).config == config
+
+
+def test_an_edited_header_fails_the_hash_and_a_bad_statistic_names_the_file(small, tmp_path):
+    path = tmp_path / "d.npz"
+    contents = saved_contents(small, path)
+    header = json.loads(str(contents["__header__"]))
+    edited = dict(header, config=dict(header["config"], seed=7))  # the arrays unchanged, the header edited
+    contents["__header__"] = np.array(json.dumps(edited))
+    np.savez(path, **contents)
+    with pytest.raises(dio.DatasetFileError, match="SHA-256 of the arrays and the header"):
+        dio.load_dataset(path)
+    bad = dict(header, raw_mean="not a number")
+    bad["sha256"] = dio._file_sha256({k: v for k, v in contents.items() if k != "__header__"}, bad)
+    contents["__header__"] = np.array(json.dumps(bad))
+    np.savez(path, **contents)
+    with pytest.raises(dio.DatasetFileError, match=r"d\.npz: the stored config or statistics are invalid"):
+        dio.load_dataset(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_way_of_breaking_the_zip_is_a_dataset_file_error(small, tmp_path, data):
+    """Any flipped bit or cut anywhere in the file: either a DatasetFileError naming the file, or (a byte the zip
+    never reads) the very same dataset."""
+    path = tmp_path / "d.npz"
+    dio.save_dataset(small, path)
+    raw = bytearray(path.read_bytes())
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        for _ in range(data.draw(st.integers(1, 3))):
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(bytes(raw))
+    try:
+        loaded = dio.load_dataset(broken)
+    except dio.DatasetFileError as err:
+        assert "broken.npz" in str(err)
+    else:
+        np.testing.assert_array_equal(loaded.x, small.x)
+        assert loaded.config == small.config
