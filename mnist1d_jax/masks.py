@@ -114,7 +114,10 @@ def random_mask(key: Array, params: PyTree, counts: dict[str, Any]) -> PyTree:
 
 def prune(params: PyTree, sparsity: float, criterion: str = "magnitude", key: Array | None = None,
           mask: PyTree | None = None) -> PyTree:
-    """Convenience: the mask of ``criterion`` ("magnitude" | "random") at a Python-float ``sparsity``."""
+    """Convenience: the mask of ``criterion`` ("magnitude" | "random") at a Python-float ``sparsity`` in [0, 1]
+    (the fraction of every layer's entries that is pruned)."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity <= 1:
+        raise ValueError(f"prune: sparsity={sparsity!r} must be a fraction in [0, 1]")
     counts = prune_counts(sparsity, params)
     if criterion == "magnitude":
         return magnitude_mask(params, counts, mask)

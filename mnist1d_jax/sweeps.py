@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,22 +45,23 @@ from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import width_model, width_model_params
+from mnist1d_jax.validation import Config, choice, integer, option, positive, real
 
 Array = jax.Array
 PyTree = Any
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepConfig:
-    """Static settings of one width sweep; defaults are the paper's double-descent protocol."""
+class SweepConfig(Config):
+    """Static settings of one width sweep; defaults are the paper's double-descent protocol. Validated."""
 
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 100
-    epochs: int = 500
-    loss: str = "nll"  # "nll" | "mse"
-    eval_chunk: int = 4000  # examples per forward pass at the final evaluation (memory)
+    optimizer: str = option("sgd", choice("sgd", "adam", "adamw"), "the optimiser")
+    learning_rate: float = option(0.01, positive(1e3), "learning rate")
+    momentum: float = option(0.9, real(0.0, 1.0, hi_open=True), "SGD momentum")
+    batch_size: int = option(100, integer(1), "examples per batch")
+    epochs: int = option(500, integer(1, 10_000_000), "training epochs")
+    loss: str = option("nll", choice("nll", "mse"), "softmax cross-entropy or MSE on one-hot targets")
+    eval_chunk: int = option(4000, integer(1), "examples per forward pass at the final evaluation (memory)")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -153,6 +155,17 @@ def _train_bucket(init_keys, order_keys, x, y, x_test, y_test, *, kind, bucket, 
     return jax.vmap(run, in_axes=(0, 0, 0, None, None, None, None))(params, masks, order_keys, x, y, x_test, y_test)
 
 
+def _checked(name: str, values, lowest: int) -> list[int]:
+    """A non-empty list of distinct integers >= ``lowest``, or a ValueError naming the argument."""
+    try:
+        out = [operator.index(v) for v in values]
+    except TypeError:
+        raise ValueError(f"sweep_widths: {name} must be integers, got {values!r}") from None
+    if not out or min(out) < lowest or len(set(out)) != len(out):
+        raise ValueError(f"sweep_widths: {name}={values!r} must be distinct integers >= {lowest}, at least one")
+    return out
+
+
 def run_keys(seed: int, width: int) -> tuple[Array, Array]:
     """Named streams of one (width, seed) run: ``(init, order)``."""
     init_key, order_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), width))
@@ -172,7 +185,10 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
       ``{"widths", "seeds", "params" (W,), "buckets", "config", metric (W, S) arrays...}`` with the metrics of
       ``train_masked`` (errors in %).
     """
-    widths = [int(w) for w in widths]
+    widths, seeds = _checked("widths", widths, 1), _checked("seeds", seeds, 0)
+    if data.x.shape[0] < config.batch_size:
+        raise ValueError(f"sweep_widths: batch_size={config.batch_size} exceeds the {data.x.shape[0]} training "
+                         "examples")
     if buckets is None:
         buckets = bucket_widths(widths, cost_fn(model), max_buckets, runs_per_width=len(seeds),
                                 devices=jax.device_count())

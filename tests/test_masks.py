@@ -113,3 +113,12 @@ def test_compacted_residual_mlp_is_the_full_model():
                              units[0], n_out)
     for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(back), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_prune_refuses_a_sparsity_outside_0_1():
+    import pytest
+
+    p = _params(8)
+    for bad in (-0.1, 1.5, float("nan"), "0.5"):
+        with pytest.raises(ValueError, match="sparsity"):
+            M.prune(p, bad)

@@ -74,3 +74,16 @@ def test_sweep_shapes_two_widths_two_seeds():
     res = sweep_widths("mlp", [3, 8], [0, 1], _Data(), SweepConfig(epochs=1, batch_size=50), max_buckets=1)
     assert res["test_error"].shape == (2, 2) and res["params"] == [175, 490]
     assert not np.array_equal(res["test_loss"][:, 0], res["test_loss"][:, 1])  # seeds differ
+
+
+def test_bad_sweeps_are_refused():
+    from mnist1d_jax.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="SweepConfig.epochs=0"):
+        SweepConfig(epochs=0)
+    with pytest.raises(ValueError, match="widths=\\[3, 3\\] must be distinct integers >= 1"):
+        sweep_widths("mlp", [3, 3], [0], _Data())
+    with pytest.raises(ValueError, match="seeds=\\[\\] must be distinct"):
+        sweep_widths("mlp", [3], [], _Data())
+    with pytest.raises(ValueError, match="batch_size=500 exceeds the 200 training examples"):
+        sweep_widths("mlp", [3], [0], _Data(), SweepConfig(batch_size=500))

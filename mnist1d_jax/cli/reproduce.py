@@ -97,7 +97,8 @@ def load_state(out: Path, quick: bool, seeds: str) -> dict:
 def _done(state: dict, name: str, out: Path, quick: bool, seeds: str) -> bool:
     entry = state.get(name)
     record = _record(out, name)
-    return (bool(entry) and entry.get("quick") == quick and entry.get("seeds", "default") == seeds and record.exists()
+    return (bool(entry) and not entry.get("failed") and entry.get("quick") == quick
+            and entry.get("seeds", "default") == seeds and record.exists()
             and entry.get("record_sha256") == _sha256(record))
 
 
@@ -148,8 +149,9 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
             print(f"{name} FAILED ({err.stderr or f'exit code {err.returncode}'}); going on with the other studies",
                   flush=True)
             failed.append(name)
-            state.pop(name, None)
-            write_json(state_path, state)
+            state[name] = {"failed": True, "quick": quick, "seeds": seeds, "seconds": 0.0,
+                           "error": err.stderr or f"exit code {err.returncode}"}
+            write_json(state_path, state)  # recorded as failed: never taken as done, and REPORT.md says so
             continue
         state[name] = {"quick": quick, "seeds": seeds, "seconds": seconds,
                        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -181,6 +183,8 @@ def register(subparsers) -> None:
 def _cmd(args, parser) -> int:
     from mnist1d_jax.report.report import write_report
 
+    if args.quick and args.seeds == "paper" and not args.report_only:
+        parser.error("--quick and --seeds paper exclude each other: --quick runs its own tiny configs")
     if args.report_only:
         if not args.out.is_dir():
             parser.error(f"--out {args.out} is not a folder with results")

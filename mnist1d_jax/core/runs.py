@@ -37,37 +37,54 @@ from mnist1d_jax.core.parallel import spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle, Sequential, epochs_needed
 from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.splits import Data
-from mnist1d_jax.nn.models import get_model
+from mnist1d_jax.nn.models import MODELS, get_model
+from mnist1d_jax.validation import Config, _Invalid, boolean, choice, fail, integer, option, positive, real
 
 Array = jax.Array
 PyTree = Any
 
 
+def _model_kwargs(v):
+    if not isinstance(v, tuple) or not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in v):
+        raise _Invalid("must be a tuple of (field name, value) pairs, e.g. (('width', 500),)")
+    return v
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """One training run. Defaults: the Table-1 CNN under the original harness (Adam 1e-2, batch 100,
     T = 6000, evaluation every 250 steps).
 
     Everything here is static (it sets shapes or the program); ``learning_rate`` and ``weight_decay`` are only
-    defaults for the traced ``hparams`` of ``train``.
+    defaults for the traced ``hparams`` of ``train``. Validated on construction.
     """
 
-    model: str = "cnn"
-    model_kwargs: tuple[tuple[str, Any], ...] = ()  # e.g. (("width", 500),); tuples keep the config hashable
-    protocol: str = "harness"  # "harness" | "modern"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-2
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    schedule: str = "constant"  # or "cosine" (decay to 0 over the T + 1 updates)
-    batch_size: int = 100
-    total_steps: int = 6000  # T: T + 1 updates, as the original harness
-    eval_every: int = 250
+    model: str = option("cnn", choice(*MODELS), "a model of the zoo")
+    model_kwargs: tuple[tuple[str, Any], ...] = option((), _model_kwargs, "field overrides of the model")
+    protocol: str = option("harness", choice("harness", "modern"), "batch order and checkpoint selection")
+    optimizer: str = option("adam", choice("adam", "adamw", "sgd"), "the optimiser")
+    learning_rate: float = option(1e-2, positive(1e3), "learning rate")
+    weight_decay: float = option(0.0, real(0.0, 10.0), "weight decay (coupled L2; decoupled for adamw)")
+    momentum: float = option(0.9, real(0.0, 1.0, hi_open=True), "SGD momentum")
+    schedule: str = option("constant", choice("constant", "cosine"), "learning-rate schedule over the T + 1 updates")
+    batch_size: int = option(100, integer(1), "examples per batch")
+    total_steps: int = option(6000, integer(1, 100_000_000), "T: T + 1 updates, as the original harness")
+    eval_every: int = option(250, integer(1), "evaluate after every this many steps (step 0 included)")
     # Training-set augmentation (improved baselines only; all 0 = off, the reproductions): see core.augment.
-    augment_shift: int = 0
-    augment_scale: float = 0.0
-    augment_noise: float = 0.0
-    remat: bool = False  # jax.checkpoint the step: flat memory when differentiating through long runs
+    augment_shift: int = option(0, integer(0, 10_000), "circular shifts of up to this many positions")
+    augment_scale: float = option(0.0, real(0.0, 1.0, hi_open=True), "scaling by 1 + U(-s, s)")
+    augment_noise: float = option(0.0, real(0.0, 1e3), "additive N(0, s^2) noise")
+    remat: bool = option(False, boolean, "jax.checkpoint the step: flat memory when differentiating a run")
+
+    def _check(self) -> None:
+        if self.eval_every > self.total_steps:
+            fail(self, "eval_every", self.eval_every, f"must be <= total_steps={self.total_steps}: updates after "
+                 "the last evaluation would never be evaluated")
+        fields = {f.name for f in dataclasses.fields(MODELS[self.model])} - {"parent", "name"}
+        unknown = sorted(k for k, _ in self.model_kwargs if k not in fields)
+        if unknown:
+            fail(self, "model_kwargs", self.model_kwargs, f"{unknown} are not fields of {self.model}; use "
+                 f"{sorted(fields)}")
 
     def make_model(self) -> nn.Module:
         return get_model(self.model, **dict(self.model_kwargs))

@@ -39,9 +39,14 @@ def _check_int(field: str, value: Any, minimum: int, maximum: int | None = None)
     return int(value)
 
 
+# Scales beyond this make no dataset (the signal drowns, or float64 overflows when the values are squared).
+MAX_SCALE = 1e6
+
+
 def _check_nonnegative(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        _fail(field, value, "must be a finite real number >= 0")
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0
+            or value > MAX_SCALE):
+        _fail(field, value, f"must be a finite real number in [0, {MAX_SCALE:g}]")
     return float(value)
 
 

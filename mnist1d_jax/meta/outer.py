@@ -217,6 +217,11 @@ def run_outer(
     (progress bar, checkpoint). Only two programs are compiled: the chunk and, if `chunk` does not divide the
     remaining steps, the shorter last chunk. `compiler_options` go to `jax.jit` (XLA options for this program).
     """
+    for name, value, lowest in (("num_steps", num_steps, 1), ("chunk", chunk, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
+            raise ValueError(f"run_outer: {name}={value!r} must be an integer >= {lowest}")
+    if clip is not None and not (isinstance(clip, (int, float)) and np.isfinite(clip) and clip > 0):
+        raise ValueError(f"run_outer: clip={clip!r} must be a finite number > 0")
     init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
     state = init(optimizer, meta) if state is None else state
     n_runs = None

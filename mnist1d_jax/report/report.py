@@ -19,9 +19,9 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
     lines = ["# MNIST-1D in JAX: the paper reproduced", ""]
     if quick:
         lines += ["**Quick mode: tiny configs that check the pipeline; these numbers are not results.**", ""]
-    total = sum(entry["seconds"] for entry in state.values())
+    total = sum(entry.get("seconds", 0.0) for entry in state.values() if not entry.get("failed"))
     separately = [m.NAME for m in modules if m.NAME not in state and record_paths(out, m)[0].exists()]
-    modes = sorted({entry.get("seeds", "default") for entry in state.values()})
+    modes = sorted({entry.get("seeds", "default") for entry in state.values() if not entry.get("failed")})
     lines += [
         f"Generated on {provenance()['machine']}. Studies run by `mnist1d-jax reproduce`"
         + (f" with {' and '.join(_MODES[m] for m in modes)}" if modes else "")
@@ -37,7 +37,7 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
         entry = state.get(m.NAME)
         ours = "ran separately" if m.NAME in separately else "not run"
         if entry:
-            ours = f"{entry['seconds'] / 60:.1f}"
+            ours = "**failed**" if entry.get("failed") else f"{entry['seconds'] / 60:.1f}"
         original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
         lines.append(f"| {m.TITLE} | {entry.get('seeds', 'default') if entry else ''} | {ours} | {original} |")
     original_total = sum(m.ORIGINAL_MINUTES or 0.0 for m in modules)
@@ -45,9 +45,12 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
                  + (" (studies run separately not included)" if separately else "") + f" | **{original_total:.0f}** |")
     for m in modules:
         lines += ["", f"## {m.TITLE}", ""]
+        failed = state.get(m.NAME, {}).get("failed")
         if not record_paths(out, m)[0].exists():
-            lines.append("Not run yet.")
+            lines.append("**Failed in the last run** (see its output); no record." if failed else "Not run yet.")
             continue
+        if failed:
+            lines += ["**The last run of this study failed; the numbers below are from an earlier run.**", ""]
         png = f"{m.NAME}.png"
         if (out / png).exists():
             lines += [f"![{m.NAME}]({png})", ""]

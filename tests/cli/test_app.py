@@ -78,3 +78,13 @@ def test_bad_input_is_one_line_exit_2_and_nothing_runs(capsys, argv, code, fragm
         rc = exit_.code
     err = capsys.readouterr().err
     assert rc == code and fragment in err and "Traceback" not in err and err.strip().count("\n") == 0
+
+
+def test_data_refuses_huge_datasets_and_bad_files_in_one_line(tmp_path, capsys):
+    for argv, fragment in ((["--num-samples", "1000000000000"], "needs about"),
+                           (["--template-len", "1000000"], "needs about"),
+                           (["-o", str(tmp_path)], "is a folder, not a file")):
+        code = main(["data", *argv] + ([] if "-o" in argv else ["-o", str(tmp_path / "d.npz")]))
+        err = capsys.readouterr().err
+        assert code == 2 and fragment in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

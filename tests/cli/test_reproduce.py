@@ -36,7 +36,11 @@ def test_a_failing_study_is_reported_and_the_others_still_run(tmp_path, monkeypa
         reproduce.reproduce(tmp_path, only=["dataset", "tsne"], quick=True)
     assert "tsne FAILED" in capsys.readouterr().out
     assert (tmp_path / "dataset.json").exists() and (tmp_path / "REPORT.md").exists()
-    assert "tsne" not in json.loads((tmp_path / reproduce.STATE).read_text())
+    state = json.loads((tmp_path / reproduce.STATE).read_text())
+    assert state["tsne"]["failed"] and not reproduce._done(state, "tsne", tmp_path, quick=True, seeds="default")
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| t-SNE in input space (Fig. 10) | default | **failed** |" in report
+    assert "**Failed in the last run** (see its output); no record." in report
 
 
 def test_paper_seed_mode_commands_and_report_only(tmp_path):
@@ -46,3 +50,6 @@ def test_paper_seed_mode_commands_and_report_only(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["reproduce", "--report-only", "--out", str(tmp_path / "typo")])
     assert info.value.code == 2 and not (tmp_path / "typo").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "--quick", "--seeds", "paper", "--out", str(tmp_path / "q")])
+    assert info.value.code == 2 and not (tmp_path / "q").exists()

@@ -126,3 +126,18 @@ def test_augmented_runs_are_deterministic_and_differ_from_plain_ones(data):
     np.testing.assert_array_equal(m1["batch_loss"], m2["batch_loss"])  # deterministic given the key
     assert not np.allclose(m1["batch_loss"][1:], m0["batch_loss"][1:])
     assert float(m1["batch_loss"][0]) != float(m0["batch_loss"][0])  # the very first batch is augmented too
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"model": "resnet"}, "TrainConfig.model='resnet'"),
+    ({"learning_rate": float("nan")}, "TrainConfig.learning_rate=nan"),
+    ({"weight_decay": -1e-4}, "TrainConfig.weight_decay"),
+    ({"total_steps": 10, "eval_every": 1000}, "updates after the last evaluation would never be evaluated"),
+    ({"model_kwargs": (("widht", 5),)}, "\\['widht'\\] are not fields of cnn"),
+    ({"model_kwargs": ("width", 5)}, "pairs"),
+])
+def test_train_config_is_validated(changes, fragment):
+    from mnist1d_jax.validation import ConfigError
+
+    with pytest.raises(ConfigError, match=fragment):
+        TrainConfig(**changes)

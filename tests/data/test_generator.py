@@ -123,3 +123,15 @@ def test_deterministic_and_leaves_the_global_stream_alone():
 def test_rejects_anything_but_a_config():
     with pytest.raises(TypeError, match="DatasetConfig"):
         make_dataset({"num_samples": 100})
+
+
+def test_datasets_beyond_the_memory_bound_are_refused_before_any_work(monkeypatch):
+    from mnist1d_jax.data.generator import DatasetSizeError, estimated_bytes
+
+    monkeypatch.setenv("MNIST1D_JAX_MAX_DATASET_GB", "0.001")
+    assert estimated_bytes(DatasetConfig()) > 0.001 * 2**30
+    with pytest.raises(DatasetSizeError, match="above the bound of 0.0 GB"):
+        make_dataset(DatasetConfig())
+    monkeypatch.setenv("MNIST1D_JAX_MAX_DATASET_GB", "lots")
+    with pytest.raises(ValueError, match="not a number of GB"):
+        make_dataset(DatasetConfig())

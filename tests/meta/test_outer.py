@@ -61,3 +61,12 @@ def test_outer_loop_keeps_the_iterate_with_the_lowest_objective():
     assert float(state.best_meta) == pytest.approx(1.0 - 0.5**3)
 
 
+
+
+@pytest.mark.parametrize("kw, fragment", [({"chunk": 0}, "chunk=0"), ({"num_steps": 0}, "num_steps=0"),
+                                           ({"clip": -1.0}, "clip=-1.0")])
+def test_run_outer_refuses_bad_arguments(kw, fragment):
+    loss = lambda m, ctx: (jnp.sum(m**2), ())  # noqa: E731
+    args = {"num_steps": 3, **kw}
+    with pytest.raises(ValueError, match=fragment):
+        meta.run_outer(loss, optax.sgd(0.1), jnp.ones(2), None, args.pop("num_steps"), **args)
