@@ -40,7 +40,7 @@ import numpy as np
 
 from mnist1d_jax.core.evaluation import error_metrics
 from mnist1d_jax.core.loop import train_loop
-from mnist1d_jax.core.parallel import constrain_runs, pad_runs, run_sharding, spread_leading, take_leading
+from mnist1d_jax.core.parallel import constrain_runs, pad_runs, replicate, run_sharding, spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer
 from mnist1d_jax.nn.init import init_params
@@ -192,15 +192,16 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
     if buckets is None:
         buckets = bucket_widths(widths, cost_fn(model), max_buckets, runs_per_width=len(seeds),
                                 devices=jax.device_count())
-    x, y = jnp.asarray(data.x, jnp.float32), jnp.asarray(data.y, jnp.int32)
-    x_test, y_test = jnp.asarray(data.x_test, jnp.float32), jnp.asarray(data.y_test, jnp.int32)
+    # Shared inputs: replicated global arrays when many processes take part (unchanged with one).
+    x, y, x_test, y_test = replicate((np.asarray(data.x, np.float32), np.asarray(data.y, np.int32),
+                                      np.asarray(data.x_test, np.float32), np.asarray(data.y_test, np.int32)))
     results: dict[tuple[int, int], dict[str, float]] = {}
     timing = []
     done = 0
     for bucket in buckets:
         bucket = tuple(int(w) for w in bucket)
         runs = [(w, s) for w in bucket for s in seeds]
-        init_keys = jnp.stack([jnp.stack([run_keys(s, w)[0] for s in seeds]) for w in bucket])
+        init_keys = replicate(jnp.stack([jnp.stack([run_keys(s, w)[0] for s in seeds]) for w in bucket]))
         order_keys = jnp.stack([run_keys(s, w)[1] for w, s in runs])
         t0, c0 = time.perf_counter(), time.process_time()
         # The runs split over the devices (all CPU cores after use_cpu_cores(); several GPUs): one program.

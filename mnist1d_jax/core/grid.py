@@ -11,7 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.splits import Data
 
@@ -34,7 +34,7 @@ def best_validation_accuracy(keys, data: Data, config: TrainConfig, learning_rat
     g, s = lrs.shape[0], keys.shape[0]
     flat = (jnp.tile(keys, g), jnp.repeat(lrs, s), jnp.repeat(wds, s))
     spread, n = spread_leading(flat)
-    return take_leading(_best_val(spread[0], data, config, spread[1], spread[2]), n).reshape(g, s)
+    return take_leading(_best_val(spread[0], replicate(data), config, spread[1], spread[2]), n).reshape(g, s)
 
 
 __all__ = ["best_validation_accuracy"]

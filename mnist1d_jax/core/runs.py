@@ -33,7 +33,7 @@ from flax import linen as nn
 from mnist1d_jax.core.augment import Augment
 from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.loop import Hook, best_on, train_loop
-from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle, Sequential, epochs_needed
 from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.splits import Data
@@ -170,10 +170,11 @@ def train_seeds(keys: Array, data: Data, config: TrainConfig = TrainConfig(),
     """Many seeds in one compiled call: ``jax.vmap(train)`` over ``keys (S,)``; every output gains a leading S.
 
     With several devices (GPUs, or CPU cores after ``backend.use_cpu_cores()``) the seed axis is split over
-    them, still one compiled program.
+    them, still one compiled program; after ``jax.distributed.initialize()`` over the devices of every process,
+    and every process gets all the results back (NumPy arrays).
     """
     spread, n = spread_leading(keys)
-    return take_leading(_train_seeds_jit(spread, data, config, hparams), n)
+    return take_leading(_train_seeds_jit(spread, replicate(data), config, replicate(hparams)), n)
 
 
 @functools.partial(jax.jit, static_argnames=("config",))

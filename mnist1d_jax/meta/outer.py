@@ -224,10 +224,10 @@ def run_outer(
         raise ValueError(f"run_outer: clip={clip!r} must be a finite number > 0")
     init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
     state = init(optimizer, meta) if state is None else state
+    done = int(np.asarray(state.step).reshape(-1)[0])  # read before the state becomes a global array
     n_runs = None
-    if vmap:  # split the runs over the devices (all CPU cores after use_cpu_cores(); several GPUs)
+    if vmap:  # split the runs over the devices (all CPU cores after use_cpu_cores(); several GPUs; hosts)
         (state, context), n_runs = spread_leading((state, context))
-    done = int(np.asarray(state.step).reshape(-1)[0])
     remaining = num_steps - done
     chunk = remaining if chunk is None else chunk
     compiled: dict[int, Callable] = {}
@@ -240,9 +240,8 @@ def run_outer(
             compiled[n] = jax.jit(jax.vmap(scan) if vmap else scan, compiler_options=compiler_options)
         first = num_steps - remaining
         state, metrics = compiled[n](state, context)
-        metrics = jax.device_get(metrics)
-        if vmap:
-            metrics = take_leading(metrics, n_runs)
+        # Gathered from every process when many take part (take_leading), then on the host.
+        metrics = jax.device_get(take_leading(metrics, n_runs) if vmap else metrics)
         check_finite(_runs(state, n_runs), labels, metrics, first)
         pieces.append(metrics)
         remaining -= n

@@ -130,12 +130,17 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     """Run a study (default config: the paper's), write its record and figures into ``out``; return the record.
 
     ``resume``: reuse the partial results of an interrupted earlier run with the same settings (kept in
-    ``out/.<NAME>_state/``); ``figures=False`` skips drawing.
+    ``out/.<NAME>_state/``); ``figures=False`` skips drawing. After ``jax.distributed.initialize()`` every
+    process runs the study and gets the record; only process 0 touches ``out``.
     """
+    from mnist1d_jax.core.parallel import is_writer
+
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
-    out = check_output_folder(out)
-    remove_stale_temporaries(out, module)
+    out = Path(out)
+    if is_writer():
+        check_output_folder(out)
+        remove_stale_temporaries(out, module)
     ctx = Context(store=Store(state_folder(out, module) if resume else None), progress=progress)
     start, cpu = time.perf_counter(), time.process_time()
     record = module.run(config, ctx)
@@ -148,7 +153,11 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
 
 def write_record(module: ModuleType, record: dict[str, Any], out: Path, *, figures: bool = True) -> list[Path]:
     """Write ``record`` (JSON + arrays) and its figures: the figures first, the JSON last, so that a JSON on
-    disk always has its figures, and a failed drawing leaves neither."""
+    disk always has its figures, and a failed drawing leaves neither. Only process 0 writes (``[]`` elsewhere)."""
+    from mnist1d_jax.core.parallel import is_writer
+
+    if not is_writer():
+        return []
     json_path, npz_path = record_paths(out, module)
     arrays = record.get("arrays")
     drawn: list[Path] = []

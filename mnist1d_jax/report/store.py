@@ -6,6 +6,10 @@ same tag) and the value's non-array parts. Writes are atomic. A file that cannot
 foreign) is moved aside to ``<key>.npz.damaged`` with a `StoreWarning` naming it, and the value is computed
 again. ``Store(None)`` keeps nothing (a study run without resume).
 
+With many processes (``jax.distributed``) only process 0 writes, and a stored value is reused only when every
+process can read it (one collective per lookup), so that all of them compute the same things: on hosts that do
+not share the output folder, a resumed study simply computes again.
+
 Values are dicts, lists and tuples of arrays, numbers, strings and None.
 """
 
@@ -69,6 +73,14 @@ class Store:
         """The value saved under ``key`` with this ``tag``, or None (nothing saved, another tag, or damaged)."""
         if self.folder is None:
             return None
+        from mnist1d_jax.core.parallel import all_processes
+
+        value = self._read(key, tag)
+        return value if all_processes(value is not None) else None
+
+    def _read(self, key: str, tag: Any) -> Any | None:
+        from mnist1d_jax.core.parallel import is_writer
+
         path = self._path(key)
         if not path.exists():
             return None
@@ -81,6 +93,8 @@ class Store:
                 return _decode(header["value"], arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, RuntimeError,
                 NotImplementedError) as err:
+            if not is_writer():
+                return None
             damaged = path.with_name(path.name + ".damaged")
             path.replace(damaged)
             warnings.warn(f"{path} could not be read ({type(err).__name__}: {err}); moved aside to {damaged.name} "
@@ -88,8 +102,11 @@ class Store:
             return None
 
     def put(self, key: str, tag: Any, value: Any) -> None:
-        """Save ``value`` under ``key`` with ``tag`` (atomically; nothing when the store keeps nothing)."""
-        if self.folder is None:
+        """Save ``value`` under ``key`` with ``tag`` (atomically; nothing when the store keeps nothing, and
+        nothing in processes other than process 0)."""
+        from mnist1d_jax.core.parallel import is_writer
+
+        if self.folder is None or not is_writer():
             return
         arrays: dict[str, np.ndarray] = {}
         header = {"tag": _jsonable(tag), "value": _encode(value, arrays)}
