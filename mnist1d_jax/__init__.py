@@ -9,7 +9,8 @@ run reports them, fractions from `train_step` and `evaluate`):
 
 * data: `DatasetConfig`, `make_dataset`, `get_dataset`, `prepare_data` -> `Data`, `sample`;
 * training: `create_train_state`, `train_step`, `evaluate`, `train_loop`, `TrainConfig`, `train`, `train_seeds`;
-* width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`.
+* width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`;
+* the matmul precision policy `precision` (float32 by default on every backend; tf32 / bf16 on request).
 
 Names are imported on first use, so ``import mnist1d_jax`` for the dataset alone does not load JAX.
 """
@@ -30,7 +31,7 @@ _WHERE = {  # public name -> the module that defines it
     "train_loop": "mnist1d_jax.core.loop", "TrainConfig": "mnist1d_jax.core.runs", "train": "mnist1d_jax.core.runs",
     "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.sweeps", "sweep_widths": "mnist1d_jax.sweeps",
 }
-_SUBMODULES = ("masks", "meta")
+_SUBMODULES = ("masks", "meta", "precision")
 
 __all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"])
 

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mnist1d_jax.backend import bucket_plan
 from mnist1d_jax.core.evaluation import error_metrics
 from mnist1d_jax.core.loop import train_loop
 from mnist1d_jax.core.parallel import constrain_runs, pad_runs, replicate, run_sharding, spread_leading, take_leading
@@ -45,7 +46,9 @@ from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import width_model, width_model_params
-from mnist1d_jax.validation import Config, choice, integer, option, positive, real
+from mnist1d_jax.precision import NAMES as PRECISIONS
+from mnist1d_jax.precision import use_precision
+from mnist1d_jax.validation import Config, choice, integer, option, optional, positive, real
 
 Array = jax.Array
 PyTree = Any
@@ -62,6 +65,8 @@ class SweepConfig(Config):
     epochs: int = option(500, integer(1, 10_000_000), "training epochs")
     loss: str = option("nll", choice("nll", "mse"), "softmax cross-entropy or MSE on one-hot targets")
     eval_chunk: int = option(4000, integer(1), "examples per forward pass at the final evaluation (memory)")
+    precision: str | None = option(None, optional(choice(*PRECISIONS)), "matmul precision: float32, tf32 or bf16 "
+                                   "(None: the setting in effect, float32 by default; see precision.py)")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -84,13 +89,17 @@ def init_padded(kind: str, width: int, padded: int, keys: Array) -> tuple[PyTree
 
 
 def bucket_widths(widths: Sequence[int], cost: Callable[[int], float], max_buckets: int = 6,
-                  overhead: float = 0.1, runs_per_width: int = 1, devices: int = 1) -> list[list[int]]:
+                  overhead: float = 0.1, runs_per_width: int = 1, devices: int = 1,
+                  floor: float = 0.0) -> list[list[int]]:
     """Split sorted ``widths`` into at most ``max_buckets`` contiguous groups minimising
-    ``sum(slots(group) * cost(max(group))) + overhead * total_cost * n_groups`` (padding waste vs compiles).
+    ``sum(max(floor * devices, slots(group) * cost(max(group)))) + overhead * total_cost * n_groups`` (padding
+    waste vs compiles).
 
     ``slots`` is the group's ``len(group) * runs_per_width`` runs rounded up to a multiple of ``devices``: a
     bucket's runs are split over the devices and a short device repeats a run, so with one seed on two cores a
-    lone width costs as much as two and the split pairs widths up.
+    lone width costs as much as two and the split pairs widths up. ``floor`` is the work per device below which
+    a step costs the same (an accelerator running these tiny models is latency-bound: padding is nearly free
+    there, so few large buckets win); 0 on a CPU, where time follows work (``backend.bucket_plan``).
     """
     ws = sorted(set(int(w) for w in widths))
     n = len(ws)
@@ -102,8 +111,8 @@ def bucket_widths(widths: Sequence[int], cost: Callable[[int], float], max_bucke
     best = {(0, 0): (0.0, [])}
     for b in range(1, max_buckets + 1):
         for j in range(1, n + 1):
-            cands = [(best[(i, b - 1)][0] + slots(j - i) * cost(ws[j - 1]) + penalty, best[(i, b - 1)][1] + [(i, j)])
-                     for i in range(j) if (i, b - 1) in best]
+            cands = [(best[(i, b - 1)][0] + max(floor * devices, slots(j - i) * cost(ws[j - 1])) + penalty,
+                      best[(i, b - 1)][1] + [(i, j)]) for i in range(j) if (i, b - 1) in best]
             if cands:
                 best[(j, b)] = min(cands, key=lambda c: c[0])
     _, groups = min((best[(n, b)] for b in range(1, max_buckets + 1) if (n, b) in best), key=lambda c: c[0])
@@ -191,7 +200,7 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
                          "examples")
     if buckets is None:
         buckets = bucket_widths(widths, cost_fn(model), max_buckets, runs_per_width=len(seeds),
-                                devices=jax.device_count())
+                                devices=jax.device_count(), **bucket_plan())
     # Shared inputs: replicated global arrays when many processes take part (unchanged with one).
     x, y, x_test, y_test = replicate((np.asarray(data.x, np.float32), np.asarray(data.y, np.int32),
                                       np.asarray(data.x_test, np.float32), np.asarray(data.y_test, np.int32)))
@@ -206,8 +215,9 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
         t0, c0 = time.perf_counter(), time.process_time()
         # The runs split over the devices (all CPU cores after use_cpu_cores(); several GPUs): one program.
         spread, n_runs = spread_leading(order_keys)
-        out = _train_bucket(init_keys, spread, x, y, x_test, y_test, kind=model, bucket=bucket, config=config,
-                            padded_runs=spread.shape[0])
+        with use_precision(config.precision):  # around the call: the jit's cache key and lowering see it
+            out = _train_bucket(init_keys, spread, x, y, x_test, y_test, kind=model, bucket=bucket, config=config,
+                                padded_runs=spread.shape[0])
         out = jax.device_get(take_leading(out, n_runs))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         for i, run in enumerate(runs):

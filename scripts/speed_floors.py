@@ -60,21 +60,18 @@ def lottery_rows(quick: bool, matmul_flops_per_s: float) -> list[dict]:
 
     units = jnp.asarray(np.tile(np.arange(cfg.width, dtype=np.int32), (2, 1)))
     counts = {k: jnp.int32(v) for k, v in M.prune_counts(0.5, theta).items()}
-    keys = jnp.stack([jax.random.key(i) for i in range(2)])
+    keys = jnp.stack([jax.random.key(i) for i in range(4)])
 
-    def search_pair():  # two programs of two searches each, one per core, as run_search runs them
-        jobs = [lambda r=r: jax.block_until_ready(L.search_round(
-            stack(theta, 2), stack(template, 2), units, keys, jnp.array([r, r]), counts, data,
-            n_out=cfg.width, cfg=cfg)) for r in (False, True)]
-        L.run_parallel(jobs)
+    def search_pair():  # one program of the 4 searches, split over the devices, as run_search runs them
+        runs = (stack(theta, 4), stack(template, 4), np.tile(np.asarray(units[:1]), (4, 1)),
+                keys, jnp.array([False, False, True, True]))
+        L.run_sharded(L.search_round, runs, (counts, data), n_out=cfg.width, cfg=cfg)
 
     xs, x_tests = jnp.stack([data[0]] * 2), jnp.stack([data[2]] * 2)
 
-    def ablation_pair():  # two dense ablation runs, one per core
-        jobs = [lambda: jax.block_until_ready(L.ablation_runs(
-            stack(theta, 1), stack(template, 1), units[:1], xs[:1], x_tests[:1], data[1], data[3],
-            n_out=cfg.width, cfg=cfg)) for _ in range(2)]
-        L.run_parallel(jobs)
+    def ablation_pair():  # two dense ablation runs, split over the devices
+        runs = (stack(theta, 2), stack(template, 2), units, xs, x_tests)
+        L.run_sharded(L.ablation_runs, runs, (data[1], data[3]), n_out=cfg.width, cfg=cfg)
 
     search_pair()  # compile
     ablation_pair()
@@ -82,8 +79,8 @@ def lottery_rows(quick: bool, matmul_flops_per_s: float) -> list[dict]:
     round_s = _best(search_pair, repeats) * 1502 / (steps + 1)  # one dense round of the 4 searches
     pair_s = _best(ablation_pair, repeats) * 6001 / (steps + 1)  # two dense ablation runs side by side
 
-    note_search = "dense masks; 2 programs of 2 vmapped searches, one per core; compile excluded"
-    note_ablation = "dense; one run per core; compile excluded"
+    note_search = "dense masks; one program of 4 vmapped searches split over the devices; compile excluded"
+    note_ablation = "dense; two runs split over the devices; compile excluded"
     path = FIGURES / "lottery.json"
     if path.exists():
         record = read_json(path)

@@ -1,4 +1,6 @@
-"""Shared fixtures. Tests run on the CPU with a private dataset cache."""
+"""Shared fixtures. Tests run on the CPU with a private dataset cache, unless ``$JAX_PLATFORMS`` names another
+backend: ``JAX_PLATFORMS=cuda pytest -n 4 tests`` runs the same suite on a GPU (each worker allocating GPU
+memory as it needs it, not 75 % up front)."""
 
 import os
 from pathlib import Path
@@ -9,14 +11,18 @@ import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Under pytest-xdist several workers share one accelerator: each must not grab most of its memory at start.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+ON_CPU = os.environ["JAX_PLATFORMS"].split(",")[0].strip().lower() == "cpu"
 # The suite's programs are tiny and compiled once each, so compile time is most of its run time: skipping
 # LLVM's optimisation passes makes compiling ~30 % faster and changes no result the tests check (jit and eager,
 # vmap and loop, ours and the reference all run under the same flags). Subprocesses (the scripts' end-to-end
 # tests) inherit it. Benchmarks and real runs never see this flag.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+if ON_CPU and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 # Two CPU devices whatever the machine, so that every many-seed call in the suite also exercises the split of
 # the seed axis over devices (and its padding, for odd seed counts), as the scripts do on a multi-core machine.
+# (On an accelerator host the tests use its devices, however many; the tests that count follow that count.)
 jax.config.update("jax_num_cpu_devices", 2)
 
 DATA = Path(__file__).parent / "fixtures"

@@ -87,3 +87,15 @@ def test_bad_sweeps_are_refused():
         sweep_widths("mlp", [3], [], _Data())
     with pytest.raises(ValueError, match="batch_size=500 exceeds the 200 training examples"):
         sweep_widths("mlp", [3], [0], _Data(), SweepConfig(batch_size=500))
+
+
+def test_accelerator_bucket_plans_put_latency_bound_widths_in_few_large_buckets():
+    from mnist1d_jax import backend
+
+    widths = [1, 2, 3, 4, 5, 6, 8, 10, 14, 20, 30, 50, 70, 100]
+    cpu = bucket_widths(widths, cost_fn("cnn"), 8, 0.02, runs_per_width=3, devices=2)
+    assert bucket_widths(widths, cost_fn("cnn"), 8, 0.02, runs_per_width=3, devices=2, floor=0.0) == cpu
+    assert len(cpu) > 3  # on a CPU time follows work: padding the small widths to 100 would waste most of it
+    # below the floor a step costs the same, so padding is free: one program for all widths
+    assert bucket_widths(widths, cost_fn("cnn"), 8, 0.02, runs_per_width=3, devices=8, floor=1e7) == [widths]
+    assert backend.bucket_plan() == {} if backend.on_cpu() else backend.bucket_plan()["floor"] > 0

@@ -10,6 +10,10 @@ Every option of ``data`` and of each study is a field of its config dataclass (g
 command line cannot drift from the library) and is validated the same way. Errors are one line on stderr:
 exit status 2 for bad input (found before any work), 1 for a run that failed, 130 for Ctrl-C; ``--debug``
 shows the traceback instead.
+
+Every command takes ``--precision {float32,tf32,bf16}`` (before or after its name; default
+``$MNIST1D_JAX_PRECISION``, else float32): the matmul precision policy of ``precision.py``, set for the whole
+process before anything runs (``reproduce`` hands it to each study it starts).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from pathlib import Path
 from mnist1d_jax.backend import use_cpu_cores
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
 from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.precision import ENV_VAR as PRECISION_ENV
+from mnist1d_jax.precision import NAMES as PRECISIONS
+from mnist1d_jax.precision import set_precision
 from mnist1d_jax.studies import EXTRA, STUDIES
 
 PROG = "mnist1d-jax"
@@ -181,6 +188,13 @@ def _cmd_study(args, parser) -> int:
 # --------------------------------------------------------------------------------------------------------------
 # the parser and main
 # --------------------------------------------------------------------------------------------------------------
+def _add_precision_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--precision", choices=PRECISIONS, default=default,
+                        help="matmul precision of the models' products: float32 (full float32 on every backend), "
+                        "tf32 or bf16 (operands rounded to TensorFloat-32 / bfloat16, emulated on a CPU); default: "
+                        f"${PRECISION_ENV}, else float32")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist1d_jax.cli import reproduce, train
 
@@ -203,16 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name in STUDIES + EXTRA:
         _add_study(sub, name)
     reproduce.register(sub)
+    # One global option, accepted before the command or after it (``SUPPRESS``: a subcommand that is not given it
+    # leaves the value parsed before the command alone).
+    _add_precision_option(parser, None)
+    for command in dict.fromkeys(sub.choices.values()):
+        _add_precision_option(command, argparse.SUPPRESS)
     return parser
-
-
-def _wants_one_device(argv: list[str]) -> bool:
-    from mnist1d_jax.report.runner import study_module
-
-    for name in STUDIES + EXTRA:
-        if _command_name(name) in argv:
-            return getattr(study_module(name), "CPU_DEVICES", "all") == "one"
-    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,8 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not _wants_one_device(argv):
-        use_cpu_cores()  # before any JAX work: one CPU device per core, so many-run calls use every core
+    use_cpu_cores()  # before any JAX work: one CPU device per core, so many-run calls use every core
+    try:  # process-wide, before anything is traced; a bad $MNIST1D_JAX_PRECISION is bad input
+        args.precision = set_precision(args.precision)
+    except ValueError as err:
+        parser.error(str(err))
     command = f"{PROG} {args.command}"
     try:
         return args.run(args, getattr(args, "parser", parser))

@@ -3,6 +3,7 @@
     mnist1d-jax train --model cnn --seeds 10
     mnist1d-jax train --model gru --seeds 4 --steps 3000 --shuffled
     mnist1d-jax train --model mlp --protocol modern --val-fraction 0.1 --lr 3e-3 --weight-decay 1e-4
+    mnist1d-jax train --model cnn --seeds 3 --precision bf16    # the global matmul precision option
 
 Seeds run as one vmapped, compiled program per chunk of ``--chunk`` seeds (default: all at once); the progress
 bar advances per chunk. Data: the default MNIST-1D dataset (the paper's frozen data), optionally with the
@@ -64,12 +65,15 @@ def run(args, parser) -> int:
     from mnist1d_jax.core.runs import TrainConfig, train_seeds
     from mnist1d_jax.data.generator import make_dataset
     from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
+    from mnist1d_jax.precision import resolve
 
     cmd = config_from_args(args, TrainCommand, None, parser)
     val = cmd.val_fraction if cmd.val_fraction is not None else (0.1 if cmd.protocol == "modern" else 0.0)
     data = prepare_data(make_dataset(), val, 0, SHUFFLE_PERMUTATION if cmd.shuffled else None)
+    # The global --precision (already the process's setting, see cli.app.main), recorded in the config too.
     config = TrainConfig(model=cmd.model, protocol=cmd.protocol, learning_rate=cmd.lr, weight_decay=cmd.weight_decay,
-                         batch_size=cmd.batch_size, total_steps=cmd.steps, eval_every=cmd.eval_every)
+                         batch_size=cmd.batch_size, total_steps=cmd.steps, eval_every=cmd.eval_every,
+                         precision=resolve(getattr(args, "precision", None)))
     keys = jax.random.split(jax.random.key(cmd.seed), cmd.seeds)
     chunk = cmd.chunk or cmd.seeds
     rows: dict[str, list[float]] = {}
@@ -82,7 +86,7 @@ def run(args, parser) -> int:
                 rows.setdefault(k, []).extend(np.asarray(v).tolist())
     seconds = time.perf_counter() - t0
     print(f"\n{cmd.model}, {cmd.protocol} protocol, {cmd.seeds} seeds, T = {cmd.steps}"
-          f"{', shuffled' if cmd.shuffled else ''}: {seconds:.1f} s (compile included)\n")
+          f"{', shuffled' if cmd.shuffled else ''}, {config.precision} matmuls: {seconds:.1f} s (compile included)\n")
     print("| test accuracy (%) | mean ± std | min | max |\n|---|---|---|---|")
     names = {"final_test_acc": "final", "best_test_acc": "best over evaluations",
              "selected_test_acc": "validation-selected"}

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.splits import Data
+from mnist1d_jax.precision import use_precision
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
@@ -34,7 +35,8 @@ def best_validation_accuracy(keys, data: Data, config: TrainConfig, learning_rat
     g, s = lrs.shape[0], keys.shape[0]
     flat = (jnp.tile(keys, g), jnp.repeat(lrs, s), jnp.repeat(wds, s))
     spread, n = spread_leading(flat)
-    return take_leading(_best_val(spread[0], replicate(data), config, spread[1], spread[2]), n).reshape(g, s)
+    with use_precision(config.precision):  # around the call: the jit's cache key and lowering see it
+        return take_leading(_best_val(spread[0], replicate(data), config, spread[1], spread[2]), n).reshape(g, s)
 
 
 __all__ = ["best_validation_accuracy"]

@@ -61,9 +61,9 @@ def run_sharding(n_runs: int) -> tuple[NamedSharding | None, int]:
     global device, so that every process takes part in the program.
     """
     if jax.config.jax_default_device is not None and not many_processes():
-        # The caller pinned a device (``jax.default_device``, e.g. the lottery study giving each of its threads
-        # its own device): keep the runs there. Splitting them would put collectives of two concurrently
-        # launched programs on the same devices, which can deadlock.
+        # The caller pinned a device (``jax.default_device``, e.g. to run programs side by side on threads): keep
+        # the runs there. Splitting them would put collectives of two concurrently launched programs on the same
+        # devices, which can deadlock.
         return None, n_runs
     devices = jax.devices()
     used = len(devices) if many_processes() else min(len(devices), n_runs)

@@ -38,7 +38,9 @@ from mnist1d_jax.core.schedules import EpochShuffle, Sequential, epochs_needed
 from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.splits import Data
 from mnist1d_jax.nn.models import MODELS, get_model
-from mnist1d_jax.validation import Config, _Invalid, boolean, choice, fail, integer, option, positive, real
+from mnist1d_jax.precision import NAMES as PRECISIONS
+from mnist1d_jax.precision import use_precision
+from mnist1d_jax.validation import Config, _Invalid, boolean, choice, fail, integer, option, optional, positive, real
 
 Array = jax.Array
 PyTree = Any
@@ -75,6 +77,11 @@ class TrainConfig(Config):
     augment_scale: float = option(0.0, real(0.0, 1.0, hi_open=True), "scaling by 1 + U(-s, s)")
     augment_noise: float = option(0.0, real(0.0, 1e3), "additive N(0, s^2) noise")
     remat: bool = option(False, boolean, "jax.checkpoint the step: flat memory when differentiating a run")
+    # None follows the setting in effect where the run is called (precision.resolve: a use_precision block,
+    # set_precision / the CLI's --precision, else $MNIST1D_JAX_PRECISION, else float32), so that a study's runs
+    # follow the command line.
+    precision: str | None = option(None, optional(choice(*PRECISIONS)), "matmul precision of the model's products: "
+                                   "float32, tf32 or bf16 (None: the setting in effect, float32 by default)")
 
     def _check(self) -> None:
         if self.eval_every > self.total_steps:
@@ -123,6 +130,10 @@ def train(key: Array, data: Data, config: TrainConfig = TrainConfig(), hparams: 
           hook: Hook | None = None):
     """One full training run as a pure function of ``key`` (and of the traced ``hparams``).
 
+    Traced under ``config.precision`` (``precision.use_precision``). Under your own ``jax.jit`` the hardware's
+    precision is the one in effect where that jit is called: enter ``use_precision`` around it too, as
+    ``train_jit`` and ``train_seeds`` do.
+
     Args:
       key: PRNG key; split into an ``init`` and a data-``order`` stream.
       data: ``Data`` (``data.splits.prepare_data``); a validation split enables checkpoint selection.
@@ -140,6 +151,11 @@ def train(key: Array, data: Data, config: TrainConfig = TrainConfig(), hparams: 
     """
     if config.protocol == "modern" and data.x_val is None:
         raise ValueError("the modern protocol selects on validation: pass prepare_data(..., val_fraction=0.1)")
+    with use_precision(config.precision):
+        return _train(key, data, config, hparams, model, mask, params, loss_fn, schedule, evaluate, hook)
+
+
+def _train(key, data, config, hparams, model, mask, params, loss_fn, schedule, evaluate, hook):
     hp = {"learning_rate": config.learning_rate, "weight_decay": config.weight_decay, **(hparams or {})}
     model = config.make_model() if model is None else model
     tx = make_optimizer(config.optimizer, hp["learning_rate"], hp["weight_decay"], config.momentum,
@@ -174,7 +190,8 @@ def train_seeds(keys: Array, data: Data, config: TrainConfig = TrainConfig(),
     and every process gets all the results back (NumPy arrays).
     """
     spread, n = spread_leading(keys)
-    return take_leading(_train_seeds_jit(spread, replicate(data), config, replicate(hparams)), n)
+    with use_precision(config.precision):  # around the call: the jit's cache key and lowering see it
+        return take_leading(_train_seeds_jit(spread, replicate(data), config, replicate(hparams)), n)
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
@@ -182,6 +199,16 @@ def _train_seeds_jit(keys, data, config, hparams):
     return jax.vmap(lambda k: train(k, data, config, hparams))(keys)
 
 
-train_jit = jax.jit(train, static_argnames=("config", "model", "loss_fn", "schedule", "evaluate", "hook"))
+_train_jit = jax.jit(train, static_argnames=("config", "model", "loss_fn", "schedule", "evaluate", "hook"))
+
+
+def train_jit(key: Array, data: Data, config: TrainConfig = TrainConfig(), hparams: dict[str, Array] | None = None,
+              **kwargs):
+    """``train`` compiled (``jax.jit``; ``config`` and the keyword overrides static), called under
+    ``config.precision`` so that the compiled program's cache key and lowering see the setting. Same arguments
+    and results as `train`."""
+    with use_precision(config.precision):
+        return _train_jit(key, data, config, hparams, **kwargs)
+
 
 __all__ = ["TrainConfig", "schedule_for", "train", "train_jit", "train_seeds"]

@@ -83,12 +83,16 @@ def sample(key: jax.Array, n: int, config: DatasetConfig | None = None) -> tuple
     shift = jax.random.randint(k_shift, (n, 1), 0, config.max_translation)
     x = jnp.take_along_axis(x, (jnp.arange(length)[None, :] - shift) % length, 1)
 
-    background = config.corr_noise_scale * jax.random.normal(k_corr, (n, length)) @ c["smoothing"]
+    # The data's two products are full float32 whatever the matmul precision policy (precision.py) says: a
+    # reduced setting is about the models' arithmetic, and must not change the examples drawn.
+    full = jax.lax.Precision.HIGHEST
+    background = config.corr_noise_scale * jnp.matmul(jax.random.normal(k_corr, (n, length)), c["smoothing"],
+                                                      precision=full)
     x = jnp.where(x != 0, x, background)
     x = x + config.iid_noise_scale * jax.random.normal(k_iid, (n, length))
     shear = config.shear_scale * (jax.random.uniform(k_shear, (n, 1)) - 0.5)
     x = x - shear * jnp.linspace(-0.5, 0.5, length)
-    x = x @ jnp.asarray(c["resampling"], jnp.float32)
+    x = jnp.matmul(x, jnp.asarray(c["resampling"], jnp.float32), precision=full)
     if c["perm"] is not None:
         x = x[:, c["perm"]]
     x = (x - c["mean"]) / c["std"]

@@ -6,7 +6,10 @@ f(x) = ELU(x) + 0.2·g(x), g a scalar tanh MLP 1→H₁→…→1 (default 1→1
 200 inner losses) is differentiated through the whole unroll with `mnist1d_jax.meta.unroll`.
 
 Plain functions rather than Flax modules: the activation is applied to 100×128 scalars per inner step and
-the meta-gradient runs through all of it, so the code keeps every matmul explicit and float32.
+the meta-gradient runs through all of it, so the code keeps every matmul explicit and float32. The operands of
+the inner model's and g's products pass through ``precision.emulate`` (the matmul precision policy; the identity
+under the default float32), and the hand-written backward pass reuses the rounded forward operands, as autodiff
+of the rounded forward pass would.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import jax.numpy as jnp
 
 from mnist1d_jax.meta import inner as metalib
 from mnist1d_jax.nn.init import dense_params
+from mnist1d_jax.precision import emulate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +78,12 @@ def g_apply(gp: list[dict], x: jax.Array, key: jax.Array | None, noise: float) -
     h = x.reshape(-1, 1)
     keys = jax.random.split(key, len(gp) - 1) if key is not None else [None] * (len(gp) - 1)
     for i, layer in enumerate(gp[:-1]):
-        pre = h * layer["w"] + layer["b"] if i == 0 else h @ layer["w"] + layer["b"]  # 1→H is a broadcast
+        # 1→H is a broadcast (no matrix product), H→H a product in the policy's operand format
+        pre = h * layer["w"] + layer["b"] if i == 0 else emulate(h) @ emulate(layer["w"]) + layer["b"]
         if keys[i] is not None:
             pre = pre + uniform_noise(keys[i], pre.shape[-1], noise)
         h = jnp.tanh(pre)
-    return (h @ gp[-1]["w"] + gp[-1]["b"]).reshape(shape)
+    return (emulate(h) @ emulate(gp[-1]["w"]) + gp[-1]["b"]).reshape(shape)
 
 
 def learned_activation(gp, x, key=None, *, g_scale=0.2, noise=0.1):
@@ -162,9 +167,9 @@ def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> InnerP
 def forward(params, x, key, act: Callable, noise: float):
     """Logits ``[B, 10]``: Dense, act(h, key), shared hidden noise, Dense. `act` gets the key for g's noise."""
     k_hidden, k_act = jax.random.split(key)
-    h = x @ params["l1"]["w"] + params["l1"]["b"]
+    h = emulate(x) @ emulate(params["l1"]["w"]) + params["l1"]["b"]
     a = act(h, k_act) + uniform_noise(k_hidden, h.shape[-1], noise)
-    return a @ params["l2"]["w"] + params["l2"]["b"]
+    return emulate(a) @ emulate(params["l2"]["w"]) + params["l2"]["b"]
 
 
 def xent(logits, labels):
@@ -237,16 +242,18 @@ def loss_and_grad(act_fd: Callable, m, params, x, y, key, noise: float):
     an autodiff forward + backward through g, and keeps the second-order graph of the meta-gradient small.
     """
     k_hidden, k_act = jax.random.split(key)
-    h = x @ params["l1"]["w"] + params["l1"]["b"]  # [B, H]
+    x_r, w1, w2 = emulate(x), emulate(params["l1"]["w"]), emulate(params["l2"]["w"])  # the policy's operands
+    h = x_r @ w1 + params["l1"]["b"]  # [B, H]
     fa, dfa = act_fd(m, h, k_act)
     a = fa + uniform_noise(k_hidden, h.shape[-1], noise)
-    logits = a @ params["l2"]["w"] + params["l2"]["b"]  # [B, 10]
+    a_r = emulate(a)
+    logits = a_r @ w2 + params["l2"]["b"]  # [B, 10]
     logp = jax.nn.log_softmax(logits)
     onehot = jax.nn.one_hot(y, logits.shape[-1], dtype=logits.dtype)
     loss = -jnp.mean(jnp.sum(onehot * logp, -1))
     d2 = (jnp.exp(logp) - onehot) / x.shape[0]  # dL/dlogits
-    dh = (d2 @ params["l2"]["w"].T) * dfa  # dL/dh
-    grads = {"l1": {"w": x.T @ dh, "b": dh.sum(0)}, "l2": {"w": a.T @ d2, "b": d2.sum(0)}}
+    dh = (d2 @ w2.T) * dfa  # dL/dh
+    grads = {"l1": {"w": x_r.T @ dh, "b": dh.sum(0)}, "l2": {"w": a_r.T @ d2, "b": d2.sum(0)}}
     return loss, grads
 
 

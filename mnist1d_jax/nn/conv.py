@@ -12,7 +12,8 @@ and lottery masks port one-to-one from the original, whose flatten order the pap
   than ``lax.conv_general_dilated``.
 * **Elsewhere** (GPU, TPU): ``lax.conv_general_dilated`` in the same layout.
 
-Both compute the same cross-correlation with symmetric zero padding (tested equal, values and gradients).
+Both compute the same cross-correlation with symmetric zero padding (tested equal, values and gradients). Under
+a reduced matmul precision (``precision.py``) both see operands rounded to its format.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from mnist1d_jax.backend import on_cpu
+from mnist1d_jax.precision import emulate
 
 Array = jax.Array
 
@@ -127,6 +129,9 @@ def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, pad
         raise ValueError(f"convolution output is empty: L={h.shape[1]}, k={k}, pad={padding}")
     if bias is None:
         bias = jnp.zeros((c_out,), kernel.dtype)
+    # The policy's operand format (precision.py), once for both kernels: the CPU rule's tangent then multiplies by
+    # the same rounded operands (the straight-through derivative). Under float32 h and kernel are unchanged.
+    h, kernel = emulate(h), emulate(kernel)
     impl = _conv_bias_cpu if on_cpu() else _conv_bias_xla
     return impl(h, kernel, bias, stride, padding)
 

@@ -18,15 +18,19 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+from mnist1d_jax.precision import emulate
+
 Array = jax.Array
 
 
 def _cell(gi_t, h, w_h, b_h):
-    """One PyTorch-form GRU step for stacked directions; gi_t (D, 3H, B), h (D, H, B), w_h (D, 3H, H)."""
+    """One PyTorch-form GRU step for stacked directions; gi_t (D, 3H, B), h (D, H, B), w_h (D, 3H, H) (already
+    in the precision policy's operand format)."""
     hdim = h.shape[1]
     # The recurrent product is tiny (18 x 6 per direction) but still a matrix product: written as a sum of H
-    # broadcast products it became a slow elementwise loop on a CPU (~2x slower per step, measured).
-    gh = b_h[:, :, None] + jnp.einsum("dgk,dkb->dgb", w_h, h)  # (D, 3H, B)
+    # broadcast products it became a slow elementwise loop on a CPU (~2x slower per step, measured). The state
+    # enters it in the policy's operand format; the gates' update below uses h itself.
+    gh = b_h[:, :, None] + jnp.einsum("dgk,dkb->dgb", w_h, emulate(h))  # (D, 3H, B)
     r = jax.nn.sigmoid(gi_t[:, :hdim] + gh[:, :hdim])
     z = jax.nn.sigmoid(gi_t[:, hdim:2 * hdim] + gh[:, hdim:2 * hdim])
     ghn = gh[:, 2 * hdim:]
@@ -36,6 +40,8 @@ def _cell(gi_t, h, w_h, b_h):
 
 def _forward(gi, w_h, b_h):
     """All hidden states ``(T, D, H, B)`` and what the tangent needs: the previous states and the gates."""
+    w_h = emulate(w_h)  # once, outside the scan
+
     def step(h, gi_t):
         h_new, (r, z, n, ghn) = _cell(gi_t, h, w_h, b_h)
         return h_new, (h_new, h, r, z, n, ghn)
@@ -56,12 +62,15 @@ def _gru_jvp(primals, tangents):
     dgi, dw_h, db_h = tangents
     hs, (h_prev, r, z, n, ghn) = _forward(gi, w_h, b_h)
     hdim = w_h.shape[2]
+    # The tangent of emulate(W) emulate(h) with the straight-through rounding: dW emulate(h) + emulate(W) dh (both
+    # the identity under float32).
+    w_h = emulate(w_h)
     # Everything that does not depend on the recurrent tangent dh is formed for all steps at once, outside the
     # scan: the gates' slopes and the inputs' and weights' contributions (the latter one contraction over all
     # steps, whose transpose is the weight gradient contracted over time and batch at once).
     ext = jnp.zeros(gi.shape, gi.dtype) if isinstance(dgi, SymbolicZero) else dgi
     if not isinstance(dw_h, SymbolicZero):
-        dgh = jnp.einsum("dgk,tdkb->tdgb", dw_h, h_prev)
+        dgh = jnp.einsum("dgk,tdkb->tdgb", dw_h, emulate(h_prev))
         if not isinstance(db_h, SymbolicZero):
             dgh = dgh + db_h[None, :, :, None]
     elif not isinstance(db_h, SymbolicZero):

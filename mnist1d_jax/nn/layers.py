@@ -2,7 +2,8 @@
 
 ``Conv1dCLB`` works on channel-major activations ``(C, L, B)`` with a PyTorch-layout kernel ``(C_out, C_in, k)``;
 its kernel is chosen per backend in ``nn.conv``. Every layer initialises PyTorch's way by default
-(``init_scheme="torch"``, ``nn.init``).
+(``init_scheme="torch"``, ``nn.init``). The operands of every product pass through ``precision.emulate`` (the
+matmul precision policy: the identity under the default float32).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flax import linen as nn
 
 from mnist1d_jax.nn.conv import conv1d_clb
 from mnist1d_jax.nn.init import lecun_or_torch
+from mnist1d_jax.precision import emulate
 
 Array = jax.Array
 
@@ -33,7 +35,7 @@ class Dense(nn.Module):
     def __call__(self, x: Array) -> Array:
         fan_in = x.shape[-1]
         kernel = self.param("kernel", lecun_or_torch(self.init_scheme, fan_in, False), (fan_in, self.features))
-        y = x @ kernel
+        y = emulate(x) @ emulate(kernel)  # the policy's operand format (precision.py); x itself under float32
         if self.use_bias:
             y = y + self.param("bias", lecun_or_torch(self.init_scheme, fan_in, True), (self.features,))
         return y

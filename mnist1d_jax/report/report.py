@@ -12,6 +12,25 @@ from mnist1d_jax.studies import STUDIES
 _MODES = {"default": "our multi-seed defaults", "paper": "the paper's own run counts (`--seeds paper`)"}
 
 
+def devices_text(record: dict) -> str:
+    """Where a record's study ran, from its provenance: e.g. ``cpu, 2 devices (cpu), 1 process``."""
+    dev = (record.get("provenance") or {}).get("devices") or {}
+    if not dev:
+        return "not recorded"
+    procs = dev.get("process_count", 1)
+    return (f"{dev.get('backend')}, {dev.get('device_count')} device{'s' * (dev.get('device_count') != 1)} "
+            f"({dev.get('device_kind')}), {procs} process{'es' * (procs != 1)}")
+
+
+def _record_or_none(module, out: Path) -> dict | None:
+    if not record_paths(out, module)[0].exists():
+        return None
+    try:
+        return load_record(module, out)
+    except (OSError, ValueError):
+        return None
+
+
 def write_report(out: Path, state: dict, quick: bool) -> Path:
     """Write ``out/REPORT.md`` from the records in ``out`` and the runtimes in ``state`` (reproduce's)."""
     out = Path(out)
@@ -30,8 +49,9 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
            "JSON, not in this table" if separately else "")
         + ". Each study's JSON beside its figure holds the config, seeds, versions and devices.",
         "",
-        "| study | seeds | ours (min) | original code on this machine (min; the lottery's is its search alone) |",
-        "|---|---|---:|---:|",
+        "| study | seeds | ours (min) | ran on | original code on this machine (min; the lottery's is its search "
+        "alone) |",
+        "|---|---|---:|---|---:|",
     ]
     for m in modules:
         entry = state.get(m.NAME)
@@ -39,10 +59,14 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
         if entry:
             ours = "**failed**" if entry.get("failed") else f"{entry['seconds'] / 60:.1f}"
         original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
-        lines.append(f"| {m.TITLE} | {entry.get('seeds', 'default') if entry else ''} | {ours} | {original} |")
+        record = _record_or_none(m, out)
+        where = devices_text(record) if record is not None else ""
+        seeds = entry.get("seeds", "default") if entry else ""
+        lines.append(f"| {m.TITLE} | {seeds} | {ours} | {where} | {original} |")
     original_total = sum(m.ORIGINAL_MINUTES or 0.0 for m in modules)
     lines.append(f"| **all studies** | | **{total / 60:.1f}**"
-                 + (" (studies run separately not included)" if separately else "") + f" | **{original_total:.0f}** |")
+                 + (" (studies run separately not included)" if separately else "")
+                 + f" | | **{original_total:.0f}** |")
     for m in modules:
         lines += ["", f"## {m.TITLE}", ""]
         failed = state.get(m.NAME, {}).get("failed")
@@ -68,4 +92,4 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
     return atomic_write(out / "REPORT.md", lambda f: f.write(text.encode()))
 
 
-__all__ = ["write_report"]
+__all__ = ["devices_text", "write_report"]

@@ -34,7 +34,9 @@ def _git_commit() -> str | None:
 
 
 def devices() -> dict[str, Any] | None:
-    """What JAX ran on: backend, device kind, device and process counts (None if JAX was never started)."""
+    """What JAX ran on: backend, device kind, device and process counts, and the matmul precision in effect
+    (``precision.current()``: ``"float32"``, ``"tf32"``, ``"bf16"`` or ``"backend default"``); None if JAX was
+    never started."""
     import sys
 
     jax = sys.modules.get("jax")
@@ -44,8 +46,10 @@ def devices() -> dict[str, Any] | None:
         devs = jax.devices()
     except RuntimeError:
         return None
+    from mnist1d_jax.precision import current
+
     return {"backend": jax.default_backend(), "device_kind": devs[0].device_kind, "device_count": len(devs),
-            "process_count": jax.process_count()}
+            "process_count": jax.process_count(), "matmul_precision": current()}
 
 
 def provenance() -> dict[str, Any]:

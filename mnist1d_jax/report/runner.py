@@ -10,9 +10,11 @@ A study is a module of ``mnist1d_jax.studies`` with
   progress through ``ctx.bar``); arrays too large for JSON go in ``record["arrays"]``;
 * ``report_rows(record) -> [{"quantity", "paper", "ours"[, "why"]}]`` and ``draw(record, out) -> [paths]``.
 
-`run_study` does the rest: it checks the output folder before any work, resumes from the study's store,
-writes the record (JSON with config, seeds, versions and devices; arrays beside it as ``<NAME>.npz``) and draws
-the figures from it; a figure and its JSON appear together or not at all.
+`run_study` does the rest: it checks the output folder before any work, runs the study under the matmul
+precision policy (``precision.py``: float32 unless ``set_precision``, the CLI's ``--precision`` or
+``$MNIST1D_JAX_PRECISION`` say otherwise), resumes from the study's store, writes the record (JSON with config,
+seeds, versions, devices and the precision; arrays beside it as ``<NAME>.npz``) and draws the figures from it;
+a figure and its JSON appear together or not at all.
 """
 
 from __future__ import annotations
@@ -106,8 +108,14 @@ def remove_stale_temporaries(out: Path, module: ModuleType) -> None:
         stale.unlink(missing_ok=True)
 
 
-def state_folder(out: Path, module: ModuleType) -> Path:
-    return Path(out) / f".{module.NAME}_state"
+def state_folder(out: Path, module: ModuleType, precision: str | None = None) -> Path:
+    """Where a study's partial results are kept: ``out/.<NAME>_state/``, or ``.<NAME>_state_<precision>/`` under
+    a reduced matmul precision (``precision.resolve(precision)``), so that runs under different settings never
+    reuse each other's partial results."""
+    from mnist1d_jax.precision import resolve
+
+    name = resolve(precision)
+    return Path(out) / (f".{module.NAME}_state" if name == "float32" else f".{module.NAME}_state_{name}")
 
 
 def record_paths(out: Path, module: ModuleType) -> tuple[Path, Path]:
@@ -134,6 +142,7 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     process runs the study and gets the record; only process 0 touches ``out``.
     """
     from mnist1d_jax.core.parallel import is_writer
+    from mnist1d_jax.precision import resolve, use_precision
 
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
@@ -141,12 +150,14 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     if is_writer():
         check_output_folder(out)
         remove_stale_temporaries(out, module)
-    ctx = Context(store=Store(state_folder(out, module) if resume else None), progress=progress)
+    precision = resolve()
+    ctx = Context(store=Store(state_folder(out, module, precision) if resume else None), progress=progress)
     start, cpu = time.perf_counter(), time.process_time()
-    record = module.run(config, ctx)
-    record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
-              "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-              "provenance": provenance()}
+    with use_precision(precision):  # every program the study compiles, and the provenance, see the setting
+        record = module.run(config, ctx)
+        record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
+                  "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+                  "provenance": provenance()}
     write_record(module, record, out, figures=figures)
     return record
 

@@ -103,6 +103,12 @@ def _summaries(metrics, summary, keys=("final_test_acc", "best_test_acc", "selec
     return {k: np.asarray(summary[k]).tolist() for k in keys if k in summary}
 
 
+def table1_train_config(config: BenchmarksConfig) -> TrainConfig:
+    """The ``TrainConfig`` of one Table-1 cell under ``config`` (the model is set per cell)."""
+    return TrainConfig(learning_rate=config.learning_rate, batch_size=config.batch_size,
+                       total_steps=config.total_steps, eval_every=config.eval_every)
+
+
 def run(config: BenchmarksConfig, ctx) -> dict[str, Any]:
     """Train every cell and improved baseline (curves per seed, summaries, timings); each finished one is kept in
     ``ctx.store``, so a rerun only adds what is missing."""
@@ -112,8 +118,7 @@ def run(config: BenchmarksConfig, ctx) -> dict[str, Any]:
                                         perms[name])
             for name in config.datasets for split in ("full", "val")}
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
-    base = TrainConfig(learning_rate=config.learning_rate, batch_size=config.batch_size,
-                       total_steps=config.total_steps, eval_every=config.eval_every)
+    base = table1_train_config(config)
     results = {"seeds": f"jax.random.split(jax.random.key({config.seed}), {config.seeds}); improved: "
                         f"jax.random.split(jax.random.key({config.seed + 1}), {config.improved_seeds})",
                "shuffle_permutation": list(SHUFFLE_PERMUTATION), "cells": {}, "improved": {}}

@@ -30,6 +30,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from mnist1d_jax.backend import bucket_plan
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import Data, label_noise
@@ -149,8 +150,9 @@ def run(config: DoubleDescentConfig, ctx) -> dict:
         model, widths, is_noisy, loss = config.panel_spec(panel)
         sweep_cfg = config.sweep(loss)
         seeds = config.panel_seeds(panel)
-        buckets = bucket_widths(widths, cost_fn(model), config.max_buckets, config.bucket_overhead,
-                                runs_per_width=len(seeds), devices=jax.device_count())
+        plan = {"overhead": config.bucket_overhead, **bucket_plan()}  # on accelerators: few large buckets
+        buckets = bucket_widths(widths, cost_fn(model), config.max_buckets, runs_per_width=len(seeds),
+                                devices=jax.device_count(), **plan)
         if config.smallest_first:  # only scheduling: results do not depend on the order
             buckets = sorted(buckets, key=lambda b: len(b) * cost_fn(model)(max(b)))
         else:

@@ -18,11 +18,12 @@ collapse earlier; on new data the 92 % ticket plateaus at ~70.5 % vs dense ~63.7
 its advantage on flipped inputs (~68.8), loses it on permuted ones (~62.8) and keeps much of it re-initialised
 (~67.3); lottery tickets keep more adjacent first-layer weights (p2 ~0.0086 vs ~0.0072 random).
 
-How: the four searches run as ONE vmapped program per round and criterion; every round trains only the units
-its mask leaves alive (``masks.compact_residual``: exact, dead work skipped), padded to a few shared shapes.
-The two criteria run as two programs on two threads, one device each (``CPU_DEVICES = "one"``: measured 40 %
-faster than splitting each over both cores). The search and every ablation job are kept in the study's store
-as they finish, so an interrupted run resumes.
+How: every round of the four searches is ONE compiled program whose run axis (the searches) is split over
+the devices (``core.parallel``: CPU cores after ``use_cpu_cores()``, GPUs, or every host's devices after
+``jax.distributed.initialize()``); every round trains only the units its masks leave alive
+(``masks.compact_residual``: exact, dead work skipped) at one shared padded shape, and the ablations are one such
+program per model type. The search and every ablation program are kept in the study's store as they finish, so
+an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -41,6 +41,7 @@ import numpy as np
 from mnist1d_jax import masks as M
 from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.loop import Hook, eval_points, train_loop
+from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.schedules import Sequential
 from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.config import DatasetConfig
@@ -54,7 +55,6 @@ from mnist1d_jax.validation import Config, choice, fail, integer, option, option
 NAME = "lottery"
 TITLE = "Lottery tickets (Fig. 3 a-g, mask figure)"
 ORIGINAL_MINUTES = 40.0
-CPU_DEVICES = "one"  # the two criteria run as two programs on two threads (see the docstring)
 
 REFERENCE_ROUND = 91  # s = 91/99 = 0.919, the paper's "92 % sparse" ticket
 CONDITIONS = ("baseline", "flipped", "shuffled", "reinit")
@@ -182,30 +182,11 @@ def ablation_runs(params, mask, units, xs, x_tests, y, y_test, *, n_out: int, cf
 # --------------------------------------------------------------------------------------------------------------
 # The study
 # --------------------------------------------------------------------------------------------------------------
-def run_parallel(jobs, workers: int = 2):
-    """Run independent compiled programs side by side, one per core (XLA keeps one small program on about one
-    core; two programs in two threads use both). Returns the jobs' results in order.
-
-    With several devices (``use_cpu_cores()``), job i runs pinned to device ``i % devices`` (inside
-    ``jax.default_device``), so the jobs neither share a device nor split their runs across devices: two
-    concurrently launched programs whose collectives span the same devices can deadlock.
-    """
-    if len(jobs) <= 1 or workers <= 1:
-        return [job() for job in jobs]
-    devices = jax.devices()
-
-    def pinned(i, job):
-        if len(devices) < 2:
-            return job()
-        with jax.default_device(devices[i % len(devices)]):
-            return job()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [f.result() for f in [pool.submit(pinned, i, job) for i, job in enumerate(jobs)]]
-
-
-def _fetch(fn, args, kwargs):
-    return jax.device_get(fn(*args, **kwargs))
+def run_sharded(fn, runs, shared, **static):
+    """``fn(*runs, *shared, **static)`` as one program whose run axis (the leading axis of every leaf of
+    ``runs``) is split over the devices; returns the outputs of the real runs as NumPy arrays."""
+    spread, n = spread_leading(runs)
+    return jax.device_get(take_leading(fn(*spread, *replicate(shared), **static), n))
 
 
 def _stack(trees):
@@ -249,7 +230,6 @@ def run_search(cfg: LotteryConfig, ctx) -> dict:
         curves, timing, ref_masks = saved["curves"], saved["timing"], saved["ref_masks"]
     if mask_flat is None:
         mask_flat = [np.ones((S,) + np.shape(leaf), np.float32) for leaf in leaves]
-    groups = [[i for i, (_, c) in enumerate(searches) if c == crit] for crit in ("lottery", "random")]
     bar = ctx.bar(len(cfg.rounds), "lottery rounds", "round")
     bar.update(done)
     for j in range(done, len(cfg.rounds)):
@@ -260,31 +240,17 @@ def run_search(cfg: LotteryConfig, ctx) -> dict:
         counts = {k: jnp.int32(v) for k, v in M.prune_counts(s_next, template).items()}
         keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(jax.random.key(42 + t), 1), r) for t, _ in searches])
         per_search = _unstack(jax.tree_util.tree_unflatten(treedef, mask_flat), S)
-        jobs, layouts = [], {}
-        for g in groups:  # each criterion at its own compacted shape (magnitude tickets compact much further)
-            if not g:
-                continue
-            units, n_out = M.compact_layout([per_search[i] for i in g], cfg.width, cfg.granularity)
-            layouts[tuple(g)] = (units.shape[1], n_out, len(g))
-            sel = jnp.asarray(g)
-            args = (jax.tree_util.tree_map(lambda a, sel=sel: a[sel], thetas),
-                    jax.tree_util.tree_unflatten(treedef, [jnp.asarray(m[g]) for m in mask_flat]),
-                    jnp.asarray(units), keys[sel], is_random[sel], counts, data)
-            jobs.append(functools.partial(_fetch, search_round, args, dict(n_out=n_out, cfg=cfg)))
+        # one shared compacted shape for all searches: the devices run their share of the searches side by side
+        units, n_out = M.compact_layout(per_search, cfg.width, cfg.granularity)
+        runs = (thetas, jax.tree_util.tree_unflatten(treedef, mask_flat), units, keys, is_random)
         t0, c0 = time.perf_counter(), time.process_time()
-        outs = run_parallel(jobs)
+        out, nxt_tree = run_sharded(search_round, runs, (counts, data), n_out=n_out, cfg=cfg)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-        out, nxt = {}, [np.empty((S,) + np.shape(leaf), np.float32) for leaf in leaves]
-        for g, (o, n) in zip([g for g in groups if g], outs, strict=True):
-            for k, v in o.items():
-                out.setdefault(k, np.zeros((S,) + np.shape(v)[1:], np.asarray(v).dtype))[g] = v
-            for a, b in zip(nxt, jax.tree_util.tree_leaves(n), strict=True):
-                a[g] = b
-        n_units = max(v[0] for v in layouts.values())
-        cost = sum(v[2] * M.compact_cost(v[0], v[1], cfg.width) for v in layouts.values()) / S
+        nxt = [np.asarray(a, np.float32) for a in jax.tree_util.tree_leaves(nxt_tree)]
+        n_units = int(units.shape[1])
+        cost = M.compact_cost(n_units, n_out, cfg.width)
         curves.append({k: np.asarray(v) for k, v in out.items()})
-        timing.append({"seconds": secs, "cpu_seconds": cpu, "n_units": n_units,
-                       "n_out": max(v[1] for v in layouts.values()), "cost": cost})
+        timing.append({"seconds": secs, "cpu_seconds": cpu, "n_units": n_units, "n_out": n_out, "cost": cost})
         mask_flat = nxt
         ctx.store.put("search", tag, {"done": j + 1, "masks": [m.astype(np.uint8) for m in mask_flat],
                                       "curves": curves, "timing": timing,
@@ -298,9 +264,9 @@ def run_search(cfg: LotteryConfig, ctx) -> dict:
 
 
 def run_ablations(cfg: LotteryConfig, ref_masks, searches, ctx) -> dict:
-    """The ablations: conditions x trials x {dense, lottery, random}. Each model type is one compacted shape (the
-    dense and random runs, the costly ones, split in two halves of that shape); the jobs run two at a time, one
-    per core. Every finished job is kept in ``ctx.store`` (resumable; same config and masks)."""
+    """The ablations: conditions x trials x {dense, lottery, random}. Each model type is one program at one
+    compacted shape, its runs split over the devices. Every finished program is kept in ``ctx.store``
+    (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
     datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, LOTTERY_SHUFFLE),
                 "reinit": _data(43)}
@@ -309,49 +275,32 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, ctx) -> dict:
     mask_of = {(t, c): per_search[i] for i, (t, c) in enumerate(searches)}
     runs = [(cond, t, m) for cond in CONDITIONS for t in trials for m in MODELS]
     y, y_test = datasets["baseline"][1], datasets["baseline"][3]
-    results, timing, jobs, names = {}, {}, [], []
-    for model in ("dense", "random", "lottery"):  # costliest first
-        sel_all = [r for r in runs if r[2] == model]
-        mks_all = [M.ones_like(per_search[0]) if m == "dense" else mask_of[(t, m)] for _, t, m in sel_all]
-        units_all, n_out = M.compact_layout(mks_all, cfg.width, cfg.granularity)
-        halves = 2 if len(sel_all) > 1 else 1
-        for h in range(halves):
-            idx = list(range(len(sel_all)))[h::halves]
-            sel = [sel_all[i] for i in idx]
-            name = f"{model}{h}" if halves > 1 else model
-            tag = {"config": asdict(cfg), "runs": sel,
-                   "kept": [float(np.asarray(jax.tree_util.tree_leaves(mks_all[i])[0]).sum()) for i in idx]}
-            saved = ctx.store.get(f"ablation_{name}", tag)
-            if saved is not None:
-                for i, key in enumerate(sel):
-                    results[key] = {k: saved[k][i] for k in ("test_loss", "test_acc", "train_acc")}
-                timing[name] = {"seconds": float(saved["seconds"]), "runs": len(sel),
-                                "n_units": int(units_all.shape[1]), "n_out": n_out, "resumed": True}
-                continue
-            params = [theta0(cfg, 42 + t + (1 if cond == "reinit" else 0)) for cond, t, _ in sel]
-            args = (_stack(params), _stack([jax.tree_util.tree_map(jnp.asarray, mks_all[i]) for i in idx]),
-                    jnp.asarray(units_all[idx]), jnp.stack([datasets[c][0] for c, _, _ in sel]),
-                    jnp.stack([datasets[c][2] for c, _, _ in sel]), y, y_test)
-
-            n, n_units = len(sel), int(units_all.shape[1])
-
-            def job(args=args, n_out=n_out, name=name, tag=tag, n=n, n_units=n_units):
-                t0 = time.perf_counter()
-                out = jax.device_get(ablation_runs(*args, n_out=n_out, cfg=cfg))
-                tm = {"seconds": time.perf_counter() - t0}
-                ctx.store.put(f"ablation_{name}", tag, {**tm, **{k: np.asarray(v) for k, v in out.items()}})
-                return out, {**tm, "runs": n, "n_units": n_units, "n_out": n_out}
-
-            jobs.append(job)
-            names.append((name, sel))
+    results, timing = {}, {}
     t0, c0 = time.perf_counter(), time.process_time()
-    outs = run_parallel(jobs)
-    timing["this_process"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
-                              "jobs": len(jobs)}
-    for (name, sel), (out, tm) in zip(names, outs, strict=True):
-        timing[name] = tm
+    for model in MODELS:
+        sel = [r for r in runs if r[2] == model]
+        mks = [M.ones_like(per_search[0]) if m == "dense" else mask_of[(t, m)] for _, t, m in sel]
+        units, n_out = M.compact_layout(mks, cfg.width, cfg.granularity)
+        n_units = int(units.shape[1])
+        tag = {"config": asdict(cfg), "runs": sel,
+               "kept": [float(np.asarray(jax.tree_util.tree_leaves(mk)[0]).sum()) for mk in mks]}
+        saved = ctx.store.get(f"ablation_{model}", tag)
+        if saved is None:
+            t_model = time.perf_counter()
+            per_run = (_stack([theta0(cfg, 42 + t + (1 if cond == "reinit" else 0)) for cond, t, _ in sel]),
+                       _stack([jax.tree_util.tree_map(jnp.asarray, mk) for mk in mks]), units,
+                       np.stack([datasets[c][0] for c, _, _ in sel]), np.stack([datasets[c][2] for c, _, _ in sel]))
+            out = run_sharded(ablation_runs, per_run, (y, y_test), n_out=n_out, cfg=cfg)
+            saved = {"seconds": time.perf_counter() - t_model, **{k: np.asarray(v) for k, v in out.items()}}
+            ctx.store.put(f"ablation_{model}", tag, saved)
+            timing[model] = {"seconds": saved["seconds"], "runs": len(sel), "n_units": n_units, "n_out": n_out}
+        else:
+            timing[model] = {"seconds": float(saved["seconds"]), "runs": len(sel), "n_units": n_units,
+                             "n_out": n_out, "resumed": True}
         for i, key in enumerate(sel):
-            results[key] = {k: np.asarray(v[i]) for k, v in out.items()}
+            results[key] = {k: np.asarray(saved[k][i]) for k in ("test_loss", "test_acc", "train_acc")}
+    timing["this_process"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                              "programs": len(MODELS)}
     steps = np.arange(cfg.ablation_steps // cfg.eval_every + 1) * cfg.eval_every
     table = {}
     for cond in CONDITIONS:
@@ -531,10 +480,8 @@ def report_rows(record: dict) -> list[dict]:
     t = record["timing"]
     per = t["searches_per_round"]
     abl_t = t["ablation"]
-    # the ablation jobs run two at a time: their wall time is the process's, or the sum over jobs halved
-    abl_s = (abl_t["this_process"]["seconds"] if "this_process" in abl_t and not any(
-        v.get("resumed") for v in abl_t.values()) else
-        sum(v["seconds"] for k, v in abl_t.items() if k != "this_process") / 2)
+    # one program per model type, one after the other: the ablations' wall time is the sum over programs
+    abl_s = sum(v["seconds"] for k, v in abl_t.items() if k != "this_process")
     rows.append({"quantity": "runtime per search-round (one trial, one criterion, 1,502 steps)",
                  "paper": "original 6.0 s wall per search-round, 40 min for the 400-round search",
                  "ours": f"{t['seconds_per_round'] / per:.1f} s wall, {t['cpu_seconds_per_round'] / per:.1f} s CPU "

@@ -88,3 +88,43 @@ def test_data_refuses_huge_datasets_and_bad_files_in_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and fragment in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["--precision", "x", "tsne", "--quick"], ["tsne", "--quick", "--precision", "x"],
+                                  ["train", "--precision", "fp16"]])
+def test_a_bad_precision_is_one_line_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "argument --precision: invalid choice" in err and "'float32', 'tf32', 'bf16'" in err
+    assert err.strip().count("\n") == 0
+
+
+def test_a_bad_precision_environment_variable_is_one_line_exit_2(capsys, monkeypatch):
+    import jax
+
+    from mnist1d_jax import precision
+
+    monkeypatch.setenv(precision.ENV_VAR, "half")
+    before = jax.config.jax_default_matmul_precision
+    jax.config.update("jax_default_matmul_precision", None)  # unset (earlier mains in this process set it)
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(["tsne", "--quick", "--out", "/nonexistent/never"])
+    finally:
+        jax.config.update("jax_default_matmul_precision", before)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "$MNIST1D_JAX_PRECISION='half' is not a matmul precision" in err
+    assert err.strip().count("\n") == 0
+
+
+def test_every_command_takes_the_precision_before_or_after_its_name():
+    from mnist1d_jax.cli.app import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in commands:
+        assert parser.parse_args([name, "--precision", "bf16"]).precision == "bf16", name
+    assert parser.parse_args(["--precision", "tf32", "train"]).precision == "tf32"
+    assert parser.parse_args(["--precision", "tf32", "train", "--precision", "bf16"]).precision == "bf16"
+    assert parser.parse_args(["train"]).precision is None  # main resolves it: $MNIST1D_JAX_PRECISION, else float32

@@ -26,10 +26,10 @@ def test_quick_dataset_study_then_resume(tmp_path, capsys):
 def test_a_failing_study_is_reported_and_the_others_still_run(tmp_path, monkeypatch, capsys):
     real = reproduce.run_study
 
-    def run_study(name, out, quick, seeds="default"):
+    def run_study(name, out, quick, seeds="default", precision=None):
         if name == "tsne":
             raise subprocess.CalledProcessError(1, ["tsne"])
-        return real(name, out, quick, seeds)
+        return real(name, out, quick, seeds, precision)
 
     monkeypatch.setattr(reproduce, "run_study", run_study)
     with pytest.raises(RuntimeError, match="studies failed: tsne"):
@@ -53,3 +53,17 @@ def test_paper_seed_mode_commands_and_report_only(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["reproduce", "--quick", "--seeds", "paper", "--out", str(tmp_path / "q")])
     assert info.value.code == 2 and not (tmp_path / "q").exists()
+
+
+def test_the_precision_reaches_every_study_and_is_part_of_done(tmp_path):
+    command = reproduce.study_command("tsne", tmp_path, True, precision="bf16")
+    assert command[command.index("--precision") + 1] == "bf16" and command.index("--precision") < command.index("tsne")
+    default = reproduce.study_command("tsne", tmp_path, True)
+    assert default[default.index("--precision") + 1] == "float32"  # explicit: a study never falls back on its own
+    (tmp_path / "tsne.json").write_text("{}")
+    entry = {"quick": True, "seeds": "default", "precision": "float32",
+             "record_sha256": reproduce._sha256(tmp_path / "tsne.json")}
+    assert reproduce._done({"tsne": entry}, "tsne", tmp_path, quick=True, seeds="default", precision="float32")
+    assert not reproduce._done({"tsne": entry}, "tsne", tmp_path, quick=True, seeds="default", precision="bf16")
+    del entry["precision"]  # a state from before the policy: its studies ran under float32
+    assert reproduce._done({"tsne": entry}, "tsne", tmp_path, quick=True, seeds="default", precision="float32")

@@ -25,3 +25,18 @@ def test_train_prints_the_table(capsys):
 def test_bad_settings(changes, fragment):
     with pytest.raises(ConfigError, match=fragment):
         TrainCommand(**changes)
+
+
+def test_the_global_precision_reaches_the_train_config(capsys):
+    import jax
+
+    from mnist1d_jax import precision
+
+    before = jax.config.jax_default_matmul_precision  # main's set_precision is undone after the test
+    try:
+        assert main(["--precision", "bf16", "train", "--model", "logistic", "--seeds", "1", "--steps", "4",
+                     "--eval-every", "2", "--no-progress"]) == 0
+        assert precision.current() == "bf16"
+    finally:
+        jax.config.update("jax_default_matmul_precision", before)
+    assert "logistic, harness protocol, 1 seeds, T = 4, bf16 matmuls" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import pytest
 
 from mnist1d_jax import meta
 from mnist1d_jax.meta import activation_task as core
+from mnist1d_jax.precision import use_precision
 from mnist1d_jax.studies.metalearn_activation import fit_pwl
 
 
@@ -22,14 +23,22 @@ def act_task():
     return cfg, core.make_task(k[2], x, y, x[:20], y[:20], cfg), core.init_g(k[3], cfg.g_hidden)
 
 
-def test_hand_written_inner_gradient_equals_autodiff(act_task):
+@pytest.mark.parametrize("setting", ["float32", "bf16"])
+def test_hand_written_inner_gradient_equals_autodiff(act_task, setting):
+    """Also under a reduced matmul precision: the hand-written backward pass reuses the rounded forward operands,
+    which is what autodiff of the rounded (straight-through) forward pass computes."""
     cfg, task, gp = act_task
     act = core.make_act(cfg)
     batch = (task.x[0], task.y[0], task.keys[0])
-    loss, grads = core.loss_and_grad(core.value_and_derivative(act), gp, task.params0, *batch, cfg.noise)
-    ref_loss, ref = jax.value_and_grad(
-        lambda p: core.xent(core.forward(p, batch[0], batch[2], lambda h, k: act(gp, h, k), cfg.noise), batch[1])
-    )(task.params0)
+    @jax.jit  # one compile for both (op by op is slow)
+    def both(params):
+        ours = core.loss_and_grad(core.value_and_derivative(act), gp, params, *batch, cfg.noise)
+        return ours, jax.value_and_grad(
+            lambda p: core.xent(core.forward(p, batch[0], batch[2], lambda h, k: act(gp, h, k), cfg.noise), batch[1])
+        )(params)
+
+    with use_precision(setting):
+        (loss, grads), (ref_loss, ref) = both(task.params0)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7), grads, ref)
 

@@ -1,5 +1,9 @@
 """Both implementations of the convolution (CPU patches-times-matmul, XLA's elsewhere) equal a reference
-convolution at full precision, in values, gradients, forward mode and second order."""
+convolution at full precision, in values, gradients, forward mode and second order.
+
+Every test runs under the float32 matmul precision policy (so the comparisons are exact on a GPU or TPU too) and
+states its tolerance in the policy's terms: ``TOL = precision.tolerance("float32")`` for values, ``10 * TOL`` for
+derivatives (longer chains of products)."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +12,16 @@ import pytest
 
 from mnist1d_jax.nn import conv
 from mnist1d_jax.nn.conv import conv1d, conv1d_clb, conv_out_length
+from mnist1d_jax.precision import tolerance, use_precision
+
+TOL = tolerance("float32")
+
+
+@pytest.fixture(autouse=True)
+def full_float32():
+    """The references are full float32: so is everything compared with them, on every backend."""
+    with use_precision("float32"):
+        yield
 
 
 def reference_conv(x, kernel, bias, stride, padding):
@@ -47,9 +61,9 @@ def test_conv_matches_lax_values_and_gradients(case):
 
     (ours, grads_ours), (ref, grads_ref) = both(x, w, bias)
     assert ours.shape == ref.shape == out_shape
-    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours, ref, rtol=TOL, atol=TOL)
     for a, r in zip(grads_ours, grads_ref, strict=True):
-        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a, r, rtol=10 * TOL, atol=10 * TOL)
 
 
 def test_paper_lengths_and_not_same_padding():
@@ -64,7 +78,7 @@ def test_conv_under_jit_and_vmap():
     w = jax.random.normal(jax.random.key(1), (6, 5, 2, 3))
     out = jax.jit(jax.vmap(lambda h, k: conv1d_clb(h, k, None, 2, 1)))(x, w)
     for i in range(6):
-        np.testing.assert_allclose(out[i], conv1d_clb(x[i], w[i], None, 2, 1), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out[i], conv1d_clb(x[i], w[i], None, 2, 1), rtol=TOL, atol=TOL)
 
 
 def test_the_xla_implementation_equals_the_cpu_one():
@@ -82,9 +96,9 @@ def test_the_xla_implementation_equals_the_cpu_one():
         return value_and_grads(conv._conv_bias_cpu), value_and_grads(conv._conv_bias_xla)
 
     (v_cpu, g_cpu), (v_xla, g_xla) = both(h, w, b)
-    np.testing.assert_allclose(v_cpu, v_xla, rtol=1e-5)
+    np.testing.assert_allclose(v_cpu, v_xla, rtol=TOL)
     for a, r in zip(g_cpu, g_xla, strict=True):
-        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a, r, rtol=10 * TOL, atol=10 * TOL)
 
 
 @pytest.mark.parametrize("c_in,k", [(1, 5), (4, 3)])  # the elementwise and the matmul forward kernels
@@ -104,5 +118,5 @@ def test_conv_forward_mode_and_second_order(c_in, k):
         return pair(conv1d), pair(reference_conv)
 
     (t, gg), (t_ref, gg_ref) = both(x, w)
-    np.testing.assert_allclose(t, t_ref, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(gg, gg_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(t, t_ref, rtol=10 * TOL, atol=10 * TOL)
+    np.testing.assert_allclose(gg, gg_ref, rtol=10 * TOL, atol=10 * TOL)

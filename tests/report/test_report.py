@@ -8,12 +8,15 @@ from mnist1d_jax.studies import dataset
 
 def test_report_of_whatever_is_there(tmp_path, monkeypatch):
     write_json(tmp_path / "tsne.json", {})  # a record from another version
-    write_json(tmp_path / "dataset.json", {"checks": {}})
+    write_json(tmp_path / "dataset.json", {"checks": {}, "provenance": {"devices": {
+        "backend": "gpu", "device_kind": "NVIDIA H200", "device_count": 8, "process_count": 2}}})
     monkeypatch.setattr(dataset, "report_rows", lambda record: [
         {"quantity": "q1", "paper": "1", "ours": "1"}, {"quantity": "q2", "paper": "1", "ours": "3", "why": "because"}])
     state = {"dataset": {"seconds": 6.0, "seeds": "default", "quick": False}}
     text = write_report(tmp_path, state, quick=False).read_text()
-    assert "| The dataset (Fig. 1) and its exactness | default | 0.1 | 0.1 |" in text
+    assert ("| The dataset (Fig. 1) and its exactness | default | 0.1 | gpu, 8 devices (NVIDIA H200), 2 processes | "
+            "0.1 |") in text
+    assert "| t-SNE in input space (Fig. 10) |  | ran separately | not recorded |" in text
     assert "tsne.json could not be summarised (KeyError" in text
     assert "| Pooling vs training-set size (Fig. 7) |  | not run |" in text
     assert "t-SNE in input space (Fig. 10) |  | ran separately" in text
