@@ -4,7 +4,8 @@ Rows: the learned-learning-rate study (both trials and the 8-init sweep, one vma
 beside a plain PyTorch version of the two trials (``torch_reference.metalearn_lr``), best of two runs each;
 and the learned-activation study's seconds per outer step for each g (1→100→1 and 1→100→100→1), exact and
 tabulated, timed over a few outer steps after compiling (the original's 5.9 s per outer step for its 1→100→1 net is
-quoted from the issue: its notebook is not run here).
+quoted from the issue: its notebook is not run here); and each meta-gradient estimator's (``meta.estimators``)
+seconds per outer step on the learned-learning-rate inner problem.
 """
 
 from __future__ import annotations
@@ -69,5 +70,49 @@ def activation_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def estimator_rows(quick: bool) -> list[dict]:
+    """Seconds per outer step of each estimator, one run, compile excluded (best of 2): the study's tanh MLP
+    (40→50→10) trained by T = 200 SGD steps with η = exp(meta) on random batches of 50, windows of T/5 steps,
+    ES and PES with 8 antithetic pairs."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from mnist1d_jax import meta
+    from mnist1d_jax.studies import metalearn_lr as study
+
+    steps, outer, hidden = (10, 2, 8) if quick else (200, 5, 50)
+    task = study.inner_task(hidden)
+    kx, ky, kp = jax.random.split(jax.random.key(0), 3)
+    context = (task.init(kp), jax.random.normal(kx, (steps, 50, 40)), jax.random.randint(ky, (steps, 50), 0, 10))
+
+    def step(log_lr, params, t, ctx):
+        loss, grads = jax.value_and_grad(task.loss)(params, (ctx[1][t], ctx[2][t]))
+        return jax.tree.map(lambda p, g: p - jnp.exp(log_lr) * g, params, grads), loss
+
+    problem = meta.Unrolled(lambda log_lr, ctx: ctx[0], step, steps)
+    k = steps // 5
+    rows = []
+    for est in (meta.exact(problem), meta.forward(problem), meta.truncated(problem, k),
+                meta.antithetic_es(problem, 0.01, 8), meta.pes(problem, k, 0.01, 8),
+                meta.pes(problem, k, 0.01, 8, online=True)):
+        scan = jax.jit(meta.make_outer_scan(None, optax.sgd(0.1), outer, mode=est))
+        state = meta.outer_init(optax.sgd(0.1), jnp.log(jnp.float32(0.5)), estimator=est, context=context,
+                                key=jax.random.key(1))
+        jax.block_until_ready(scan(state, context))  # compile
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            jax.block_until_ready(scan(state, context))
+            best = min(best, time.perf_counter() - start)
+        c = est.cost
+        rows.append(_row(f"estimator {est.name}, T={steps}: seconds per outer step, one run", best / outer, None,
+                         f"inner steps per outer step: {c.forward} forward, {c.backward} backward, "
+                         f"{c.tangent} tangent per meta-parameter"))
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
-    return lr_rows(quick) + activation_rows(quick)
+    return lr_rows(quick) + activation_rows(quick) + estimator_rows(quick)

@@ -1,7 +1,8 @@
 """The outer loop of a bilevel problem: outer steps as one ``lax.scan``, vmappable over runs, and its host driver.
 
 * `make_outer_scan(meta_loss, optimizer, num_steps)`: pure, jit-able and vmappable over seeds and initial values
-  (the meta-loss receives a per-run ``context``); ``clip`` clips the meta-gradient elementwise.
+  (the meta-loss receives a per-run ``context``); ``clip`` clips the meta-gradient elementwise; ``mode`` an
+  `Estimator` (``meta.estimators``) replaces the meta-loss, its state and key carried in the `OuterState`.
 * `run_outer(...)`: runs the scan in jitted chunks (progress bars, checkpoints between chunks) and raises
   `NonFiniteMetaGradient` naming the outer step whose meta-gradient or meta-loss was NaN or Inf.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import optax
 
 from mnist1d_jax.core.parallel import spread_leading, take_leading
+from mnist1d_jax.meta.estimators import Estimator
 from mnist1d_jax.meta.inner import ScaledGrad, _max_abs, clip_scaled
 
 PyTree = Any
@@ -30,7 +32,11 @@ class OuterState(NamedTuple):
     none); from then on the meta-parameters are frozen so that the error report is about the true first one.
     ``best_meta`` is the iterate with the lowest meta-objective seen so far (``best_value``, at outer step
     ``best_step``): the meta-objective is computed anyway, so keeping its best iterate costs one copy of meta
-    and selects without touching any held-out data."""
+    and selects without touching any held-out data.
+
+    With an `Estimator` as the mode, ``estimator_state`` is its persistent state and ``key`` the raw key data
+    (``jax.random.key_data``, uint32) that outer step s's key is folded from (``fold_in(key, s)``); with the
+    built-in modes both are ``()``, which has no leaves, so their states are leaf for leaf what they were."""
 
     step: jax.Array
     meta: PyTree
@@ -39,16 +45,30 @@ class OuterState(NamedTuple):
     best_meta: PyTree
     best_value: jax.Array
     best_step: jax.Array
+    estimator_state: PyTree = ()
+    key: PyTree = ()
 
 
 class NonFiniteMetaGradient(FloatingPointError):
     """A meta-gradient (or meta-loss) became NaN or Inf."""
 
 
-def outer_init(optimizer: optax.GradientTransformation, meta: PyTree) -> OuterState:
+def outer_init(optimizer: optax.GradientTransformation, meta: PyTree, *, estimator: Estimator | None = None,
+               context: PyTree = None, key: jax.Array | None = None) -> OuterState:
+    """The state before the first outer step. With an `estimator`, `key` (typed or raw, one run's) is split
+    into the key of ``estimator.init(meta, context, ·)`` and the one the outer steps' keys are folded from."""
     minus_one = jnp.full((), -1, jnp.int32)
-    return OuterState(jnp.zeros((), jnp.int32), meta, optimizer.init(meta), minus_one, meta,
-                      jnp.full((), jnp.inf, jnp.float32), minus_one)
+    state = OuterState(jnp.zeros((), jnp.int32), meta, optimizer.init(meta), minus_one, meta,
+                       jnp.full((), jnp.inf, jnp.float32), minus_one)
+    if estimator is None:
+        return state
+    if key is None:
+        raise ValueError("outer_init: an Estimator needs key= (a jax.random.key per run)")
+    typed = key if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
+    init_key, steps_key = jax.random.split(typed)
+    # raw key data: a plain uint32 leaf that np.asarray, stores and cross-process gathers all take
+    return state._replace(estimator_state=estimator.init(meta, context, init_key),
+                          key=jax.random.key_data(steps_key))
 
 
 def value_and_grad_forward(meta_loss: Callable) -> Callable:
@@ -87,7 +107,7 @@ def make_outer_scan(
     *,
     clip: float | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
-    mode: str | Callable = "reverse",
+    mode: str | Callable | Estimator = "reverse",
     loss_scale: float = 1.0,
 ) -> Callable[[OuterState, PyTree], tuple[OuterState, dict]]:
     """``scan(state, context) -> (state, metrics)``: `num_steps` outer steps as one `lax.scan`.
@@ -98,11 +118,22 @@ def make_outer_scan(
     ``[-clip, clip]`` before `optimizer`. ``mode="forward"`` computes the meta-gradient by forward mode
     (`value_and_grad_forward`; exact, for few meta-parameters); a callable ``mode(meta, context) -> ((value,
     aux), grad)`` supplies a hand-written one (e.g. a fused forward-mode unroll, or `unroll_value_and_grad`,
-    whose `ScaledGrad` is clipped exactly however large it is). ``metrics`` are stacked over
+    whose `ScaledGrad` is clipped exactly however large it is). An `Estimator` as `mode` (pass ``meta_loss=None``:
+    it holds the inner problem) estimates it instead, from the state's ``estimator_state`` and the key
+    ``fold_in(state.key, state.step)`` (start from ``outer_init(..., estimator=, context=, key=)``); on the first
+    non-finite step its state freezes with the meta-parameters, and ``best_meta`` follows the estimator's
+    ``value`` (noisy for ES, one window's share for the online ones). ``metrics`` are stacked over
     steps: ``value`` and ``aux`` (before the update), ``grad_norm`` (before clipping), ``finite`` and
     ``record(meta)`` after the update (default: meta).
     """
     record = record or (lambda m: m)
+    estimator = mode if isinstance(mode, Estimator) else None
+    if estimator is not None and meta_loss is not None:
+        raise ValueError("make_outer_scan: with an Estimator as mode pass meta_loss=None (the estimator holds the "
+                         "inner problem)")
+    if estimator is not None and loss_scale != 1.0:
+        raise ValueError("loss_scale applies to the built-in modes only; an Estimator returns its own gradient "
+                         "(exact(overflow_safe=True) for a ScaledGrad)")
     if loss_scale != 1.0:
         # Differentiate loss_scale·meta_loss (a power of two, so exact): a chaotic unroll can make the true
         # meta-gradient exceed float32's range (backprop through time multiplies the state cotangent by the
@@ -117,7 +148,9 @@ def make_outer_scan(
         def meta_loss(meta, context):
             value, aux = unscaled(meta, context)
             return value * loss_scale, aux
-    if callable(mode):
+    if estimator is not None:
+        grad_fn = None
+    elif callable(mode):
         grad_fn = mode
     elif mode == "reverse":
         grad_fn = jax.value_and_grad(meta_loss, has_aux=True)
@@ -127,7 +160,12 @@ def make_outer_scan(
         raise ValueError(f"mode must be 'reverse', 'forward' or a value-and-grad function, not {mode!r}")
 
     def one(state: OuterState, context):
-        (value, aux), grad = grad_fn(state.meta, context)
+        if estimator is None:
+            (value, aux), grad = grad_fn(state.meta, context)
+            est_state = state.estimator_state  # () for these modes: nothing is added to the carry
+        else:
+            key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+            (value, aux), grad, est_state = estimator.grad(state.meta, state.estimator_state, context, key)
         scaled = grad if isinstance(grad, ScaledGrad) else ScaledGrad(grad, jnp.zeros((), jnp.int32))
         finite = _all_finite(scaled.mantissa) & jnp.isfinite(value)
         norm = _safe_norm(scaled.mantissa)
@@ -150,7 +188,7 @@ def make_outer_scan(
         best = lambda new, old: jax.tree.map(lambda n, o: jnp.where(better, n, o), new, old)  # noqa: E731
         new = OuterState(state.step + 1, keep(meta, state.meta), keep(opt_state, state.opt_state), bad_step,
                          best(state.meta, state.best_meta), best(value.astype(jnp.float32), state.best_value),
-                         best(state.step, state.best_step))
+                         best(state.step, state.best_step), keep(est_state, state.estimator_state), state.key)
         # for the error report: is the meta-loss finite, and how many meta-gradient entries are not
         nonfinite = sum(jnp.sum(~jnp.isfinite(g)) for g in jax.tree.leaves(grad))
         metrics = {"value": value, "aux": aux, "grad_norm": grad_norm, "finite": finite, "record": record(new.meta),
@@ -205,9 +243,10 @@ def run_outer(
     state: OuterState | None = None,
     on_chunk: Callable[[OuterState, dict], None] | None = None,
     labels: list[str] | None = None,
-    mode: str | Callable = "reverse",
+    mode: str | Callable | Estimator = "reverse",
     loss_scale: float = 1.0,
     compiler_options: dict | None = None,
+    key: jax.Array | None = None,
 ) -> tuple[OuterState, dict]:
     """Run `num_steps` outer steps (from `state` if resuming) in jitted chunks of `chunk` steps.
 
@@ -216,14 +255,25 @@ def run_outer(
     (raising `NonFiniteMetaGradient` with the outer step) and calls ``on_chunk(state, metrics_so_far)``
     (progress bar, checkpoint). Only two programs are compiled: the chunk and, if `chunk` does not divide the
     remaining steps, the shorter last chunk. `compiler_options` go to `jax.jit` (XLA options for this program).
+    With an `Estimator` as `mode` pass ``meta_loss=None`` and `key` (``[R]`` keys with ``vmap=True``) unless
+    resuming from `state`, which carries the estimator's state and key.
     """
     for name, value, lowest in (("num_steps", num_steps, 1), ("chunk", chunk, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
             raise ValueError(f"run_outer: {name}={value!r} must be an integer >= {lowest}")
     if clip is not None and not (isinstance(clip, (int, float)) and np.isfinite(clip) and clip > 0):
         raise ValueError(f"run_outer: clip={clip!r} must be a finite number > 0")
-    init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
-    state = init(optimizer, meta) if state is None else state
+    estimator = mode if isinstance(mode, Estimator) else None
+    if estimator is None and key is not None:
+        raise ValueError("run_outer: key= is used with an Estimator mode only")
+    if estimator is not None and state is None and key is None:
+        raise ValueError("run_outer: an Estimator mode needs key= (one jax.random.key per run)")
+    if state is None and estimator is not None:
+        init = lambda m, c, k: outer_init(optimizer, m, estimator=estimator, context=c, key=k)  # noqa: E731
+        state = (jax.vmap(init) if vmap else init)(meta, context, key)
+    elif state is None:
+        init = jax.vmap(outer_init, in_axes=(None, 0)) if vmap else outer_init
+        state = init(optimizer, meta)
     done = int(np.asarray(state.step).reshape(-1)[0])  # read before the state becomes a global array
     n_runs = None
     if vmap:  # split the runs over the devices (all CPU cores after use_cpu_cores(); several GPUs; hosts)
