@@ -87,8 +87,9 @@ def use_cpu_cores(count: int | None = None, *, strict: bool = False) -> int:
     if cpu_is_not_the_backend():
         return 1
     env = os.environ.get(ENV_VAR, "").strip()
-    if count is None and not env and user_cpu_device_count() is not None:
-        return user_cpu_device_count()
+    chosen = user_cpu_device_count()
+    if count is None and not env and chosen is not None:
+        return chosen
     if count is None:
         if env:
             try:

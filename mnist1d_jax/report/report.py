@@ -22,13 +22,15 @@ def devices_text(record: dict) -> str:
             f"({dev.get('device_kind')}), {procs} process{'es' * (procs != 1)}")
 
 
-def _record_or_none(module, out: Path) -> dict | None:
+def _load(module, out: Path) -> tuple[dict | None, Exception | None]:
+    """The study's record read once for the whole report: ``(record, None)``, ``(None, error)`` for a file that
+    cannot be read, ``(None, None)`` when there is none."""
     if not record_paths(out, module)[0].exists():
-        return None
+        return None, None
     try:
-        return load_record(module, out)
-    except (OSError, ValueError):
-        return None
+        return load_record(module, out), None
+    except (OSError, ValueError) as err:
+        return None, err
 
 
 def write_report(out: Path, state: dict, quick: bool) -> Path:
@@ -53,13 +55,14 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
         "alone) |",
         "|---|---|---:|---|---:|",
     ]
+    loaded: dict[str, tuple] = {}  # each record read once, for the runtime table and its study section
     for m in modules:
         entry = state.get(m.NAME)
         ours = "ran separately" if m.NAME in separately else "not run"
         if entry:
             ours = "**failed**" if entry.get("failed") else f"{entry['seconds'] / 60:.1f}"
         original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
-        record = _record_or_none(m, out)
+        record = loaded.setdefault(m.NAME, _load(m, out))[0]
         where = devices_text(record) if record is not None else ""
         seeds = entry.get("seeds", "default") if entry else ""
         lines.append(f"| {m.TITLE} | {seeds} | {ours} | {where} | {original} |")
@@ -79,7 +82,10 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
         if (out / png).exists():
             lines += [f"![{m.NAME}]({png})", ""]
         try:
-            rows = m.report_rows(load_record(m, out))
+            record, error = loaded.get(m.NAME) or _load(m, out)
+            if error is not None:
+                raise error
+            rows = m.report_rows(record)
         except (KeyError, TypeError, ValueError, IndexError) as err:  # a record of another version, or damaged
             lines.append(f"**{m.NAME}.json could not be summarised ({type(err).__name__}: {err}); rerun the study.**")
             continue
