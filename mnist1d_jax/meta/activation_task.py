@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from mnist1d_jax.meta import inner as metalib
+from mnist1d_jax.meta.estimators import Unrolled, truncated
 from mnist1d_jax.nn.init import dense_params
 from mnist1d_jax.precision import emulate
 
@@ -351,6 +352,35 @@ def make_meta_value_and_grad(cfg: InnerConfig):
         (value, ((params, _), losses)), grad = metalib.unroll_value_and_grad(
             _inner_step(act_fd, cfg), _start(task), (task.x, task.y, task.keys), gp, weights)
         return (value, _aux(losses, _test_accuracy(params, gp, task, act, cfg))), grad
+
+    return value_and_grad
+
+
+def unrolled(cfg: InnerConfig) -> Unrolled:
+    """The inner run as a `meta.Unrolled` for the estimators of ``meta.estimators``: meta g's parameters,
+    context the `InnerProblem`, state ``(params, v)``, step t the RMSProp step on batch t, weights the
+    meta-objective's (`objective_weights`). The very step of `make_meta_loss`, so the exact estimator of this
+    problem is the study's exact meta-gradient."""
+    step = _inner_step(make_act_fd(cfg, "learned"), cfg)
+
+    def step_t(gp, state, t, task: InnerProblem):
+        return step(gp, state, (task.x[t], task.y[t], task.keys[t]))
+
+    return Unrolled(lambda gp, task: _start(task), step_t, cfg.inner_steps, objective_weights(cfg))
+
+
+def make_truncated_value_and_grad(cfg: InnerConfig, window: int):
+    """``(g_params, task) -> ((objective, aux), grad)`` like `make_meta_value_and_grad`, the gradient by
+    truncated backprop (``meta.truncated`` with windows of `window` inner steps, `window` dividing
+    ``inner_steps``): the same forward run, objective and aux (the trained model's test accuracy), a gradient
+    that ignores each step's effect beyond its window. Windows before ``objective_from`` run forward only."""
+    act = make_act(cfg, "learned")
+    estimator = truncated(unrolled(cfg), window, keep_state=True)
+
+    def value_and_grad(gp, task):
+        (value, aux), grad, _ = estimator.grad(gp, (), task, None)
+        params, _ = aux["state"]
+        return (value, _aux(aux["losses"], _test_accuracy(params, gp, task, act, cfg))), grad
 
     return value_and_grad
 

@@ -113,6 +113,28 @@ def _check_sigma(sigma: float) -> None:
         raise ValueError(f"sigma={sigma!r} must be a finite number > 0")
 
 
+def _leading_zero_windows(weights: jax.Array) -> int:
+    """How many leading rows of ``weights [J, K]`` are all zero; 0 when the weights are traced (unknown)."""
+    try:
+        nonzero = np.asarray(weights).any(axis=1)
+    except jax.errors.TracerArrayConversionError:
+        return 0
+    return int(np.argmax(nonzero)) if nonzero.any() else 0
+
+
+def _all_zero(weights: jax.Array) -> bool:
+    """Whether every weight is zero; False when the weights are traced (unknown)."""
+    try:
+        return not np.asarray(weights).any()
+    except jax.errors.TracerArrayConversionError:
+        return False
+
+
+def _kept(keep: bool, state) -> dict:
+    """``{"state": state}`` when the caller asked to keep the final inner state, else ``{}``."""
+    return {"state": state} if keep else {}
+
+
 def _run(problem: Unrolled, meta, state, steps: jax.Array, context, checkpoint: bool):
     """Inner steps ``steps`` [n] (their indices t) from `state`: ``(state, losses [n])``."""
     step = lambda m, s, t: problem.step(m, s, t, context)  # noqa: E731
@@ -141,22 +163,24 @@ def _plus_minus(flat: jax.Array, eps: jax.Array) -> jax.Array:
 
 # ----------------------------------------------------------------------------------------------------------------
 # exact and truncated reverse mode, forward mode
-def exact(problem: Unrolled, *, checkpoint: bool = True, overflow_safe: bool = False) -> Estimator:
+def exact(problem: Unrolled, *, checkpoint: bool = True, overflow_safe: bool = False,
+          keep_state: bool = False) -> Estimator:
     """The exact meta-gradient by reverse mode through the whole unroll (`jax.value_and_grad` of `unroll`).
 
     ``value`` is the objective, ``aux["losses"]`` the per-step losses [T]. `checkpoint` recomputes each step
     in the backward pass (memory: one state per step instead of every activation). ``overflow_safe=True``
     uses `unroll_value_and_grad` instead, returning a `ScaledGrad` that stays finite where the true gradient
     of a chaotic unroll exceeds float32 (`make_outer_scan` clips it exactly); it covers the inner steps only,
-    so it refuses an ``init_state`` that depends on meta.
+    so it refuses an ``init_state`` that depends on meta. ``keep_state=True`` adds the final inner state as
+    ``aux["state"]`` (to evaluate the trained inner model; drop it before stacking aux over outer steps).
     """
     weights = _check(problem)
     steps = jnp.arange(problem.num_steps)
 
     def objective(meta, context):
         state = problem.init_state(meta, context)
-        _, losses = _run(problem, meta, state, steps, context, checkpoint)
-        return jnp.sum(weights * losses), {"losses": losses}
+        final, losses = _run(problem, meta, state, steps, context, checkpoint)
+        return jnp.sum(weights * losses), {"losses": losses, **_kept(keep_state, final)}
 
     value_and_grad = jax.value_and_grad(objective, has_aux=True)
 
@@ -168,9 +192,9 @@ def exact(problem: Unrolled, *, checkpoint: bool = True, overflow_safe: bool = F
             raise ValueError("exact(overflow_safe=True) differentiates the inner steps only: init_state must not "
                              "depend on meta")
         step = lambda m, s, t: problem.step(m, s, t, context)  # noqa: E731
-        (value, (_, losses)), g = unroll_value_and_grad(step, problem.init_state(meta, context), steps, meta,
-                                                        weights)
-        return (value, {"losses": losses}), g, est_state
+        (value, (final, losses)), g = unroll_value_and_grad(step, problem.init_state(meta, context), steps, meta,
+                                                            weights)
+        return (value, {"losses": losses, **_kept(keep_state, final)}), g, est_state
 
     n = problem.num_steps
     recompute = 2 if (checkpoint or overflow_safe) else 1  # the backward pass evaluates every step again
@@ -186,58 +210,94 @@ class WindowState(NamedTuple):
     window: jax.Array
 
 
-def truncated(problem: Unrolled, window: int, *, online: bool = False, checkpoint: bool = False) -> Estimator:
-    """Truncated backprop: the run split into J = T/K windows of K = `window` steps, the gradient of each
-    window's objective ``Σ_{t in window} w_t·loss_t`` through that window only (its starting state a
-    constant, the first window's included, so nothing flows through ``init_state``), summed over windows.
+def truncated(problem: Unrolled, window: int, *, online: bool = False, checkpoint: bool = False,
+              keep_state: bool = False) -> Estimator:
+    """Truncated backprop: the run split into windows of K = `window` steps, the gradient of each window's
+    objective ``Σ_{t in window} w_t·loss_t`` through that window only (its starting state a constant, the first
+    window's included, so nothing flows through ``init_state``), summed over windows.
 
     Biased: a step's effect on the losses of later windows is dropped, so the estimate is blind to long-horizon
     consequences (short-horizon bias); ``window = T`` is `exact` without the ``init_state`` path. Memory: one
-    window's states (K), not the whole run's. With ``online=False`` one call runs all J windows (``value``
-    the objective, ``aux["losses"]`` [T]); with ``online=True`` one call runs one window from the carried
-    `WindowState` and restarts the run after the last (``value`` and the gradient that window's share,
-    ``aux["losses"]`` [K], ``aux["window"]`` its index), so J calls make one run.
+    window's states (K), not the whole run's. With ``online=False`` one call runs every window (``value``
+    the objective, ``aux["losses"]`` [T]); when K does not divide T the *first* window is the shorter one
+    (T mod K steps), so the windows line up with the end of the run, where late objectives live. With
+    ``online=True`` (K must divide T) one call runs one window from the carried `WindowState` and restarts the
+    run after the last (``value`` and the gradient that window's share, ``aux["losses"]`` [K], ``aux["window"]``
+    its index), so T/K calls make one run. ``keep_state=True`` (``online=False`` only) adds the final inner
+    state as ``aux["state"]``, as in `exact`.
+
+    Leading windows whose weights are all zero (an objective that starts late, e.g. the mean of the last 200 of
+    301 losses) contribute no gradient; with concrete weights they run forward only, without a backward pass.
     """
     weights = _check(problem, window=window)
-    num_windows = _check_window(problem, window)
-    weights = weights.reshape(num_windows, window)
+    if keep_state and online:
+        raise ValueError("truncated: keep_state is for online=False (online calls carry the state themselves)")
+    if window > problem.num_steps:
+        raise ValueError(f"window {window} must be at most the number of inner steps {problem.num_steps}")
+    recompute = 2 if checkpoint else 1
 
-    def one_window(meta, state, j, context):
-        steps = j * window + jnp.arange(window)
-
+    def window_grad(meta, state, steps, w, context):
+        """One window: ``(value, state after it, losses, gradient through it)``."""
         def objective(m):
             new, losses = _run(problem, m, state, steps, context, checkpoint)
-            return jnp.sum(weights[j] * losses), (new, losses)
+            return jnp.sum(w * losses), (new, losses)
 
         (value, (new, losses)), g = jax.value_and_grad(objective, has_aux=True)(meta)
         return value, new, losses, g
 
-    recompute = 2 if checkpoint else 1
-    if not online:
-        def grad(meta, est_state, context, key):
-            def body(carry, j):
-                state, total = carry
-                value, state, losses, g = one_window(meta, state, j, context)
-                return (state, jax.tree.map(jnp.add, total, g)), (value, losses)
+    if online:
+        num_windows = _check_window(problem, window)
+        per_window = weights.reshape(num_windows, window)
 
-            carry = (problem.init_state(meta, context), jax.tree.map(jnp.zeros_like, meta))
-            (_, g), (values, losses) = jax.lax.scan(body, carry, jnp.arange(num_windows))
-            return (jnp.sum(values), {"losses": losses.reshape(-1)}), g, est_state
+        def init(meta, context, key):
+            return WindowState(problem.init_state(meta, context), jnp.zeros((), jnp.int32))
 
-        n = problem.num_steps
-        return Estimator(_stateless, grad, Cost(recompute * n, n, 0, window), f"truncated (K={window})")
+        def grad_online(meta, est_state, context, key):
+            j = est_state.window
+            state = jax.lax.cond(j == 0, lambda s: problem.init_state(meta, context), lambda s: s, est_state.state)
+            value, state, losses, g = window_grad(meta, state, j * window + jnp.arange(window), per_window[j],
+                                                  context)
+            return (value, {"losses": losses, "window": j}), g, WindowState(state, (j + 1) % num_windows)
 
-    def init(meta, context, key):
-        return WindowState(problem.init_state(meta, context), jnp.zeros((), jnp.int32))
+        return Estimator(init, grad_online, Cost(recompute * window, window, 0, window),
+                         f"truncated online (K={window})")
 
-    def grad_online(meta, est_state, context, key):
-        j = est_state.window
-        state = jax.lax.cond(j == 0, lambda s: problem.init_state(meta, context), lambda s: s, est_state.state)
-        value, state, losses, g = one_window(meta, state, j, context)
-        return (value, {"losses": losses, "window": j}), g, WindowState(state, (j + 1) % num_windows)
+    n = problem.num_steps
+    head, full = n % window, n // window  # the first window has `head` steps (0: none), then `full` of K
+    head_idle = head > 0 and _all_zero(weights[:head])
+    per_window = weights[head:].reshape(full, window)
+    # forward-only steps at the start: a zero-weight short window and the zero-weight full windows after it
+    idle = (head if head_idle else 0) + (window * _leading_zero_windows(per_window) if head == 0 or head_idle
+                                         else 0)
+    first_full = (idle - head) // window if idle else 0  # the first full window that is differentiated
 
-    return Estimator(init, grad_online, Cost(recompute * window, window, 0, window),
-                     f"truncated online (K={window})")
+    def grad(meta, est_state, context, key):
+        state, zero = problem.init_state(meta, context), jax.tree.map(jnp.zeros_like, meta)
+        values, pieces, total = [], [], zero
+        if idle:  # no gradient flows from these steps: forward only
+            state, losses = _run(problem, jax.lax.stop_gradient(meta), state, jnp.arange(idle), context, False)
+            pieces.append(losses)
+        elif head:  # a short first window that carries weight
+            value, state, losses, total = window_grad(meta, state, jnp.arange(head), weights[:head], context)
+            values.append(value)
+            pieces.append(losses)
+
+        def body(carry, j):
+            state, total = carry
+            value, state, losses, g = window_grad(meta, state, head + j * window + jnp.arange(window),
+                                                  per_window[j], context)
+            return (state, jax.tree.map(jnp.add, total, g)), (value, losses)
+
+        if first_full < full:
+            (state, total), (window_values, losses) = jax.lax.scan(body, (state, total),
+                                                                   jnp.arange(first_full, full))
+            values.append(jnp.sum(window_values))
+            pieces.append(losses.reshape(-1))
+        value = sum(values) if values else jnp.zeros((), jnp.float32)
+        return (value, {"losses": jnp.concatenate(pieces), **_kept(keep_state, state)}), total, est_state
+
+    return Estimator(_stateless, grad, Cost(recompute * (n - idle) + idle, n - idle, 0, window),
+                     f"truncated (K={window})")
 
 
 def forward(problem: Unrolled) -> Estimator:

@@ -127,3 +127,17 @@ def test_tabulated_activation_is_the_learned_function_and_its_slope():
     np.testing.assert_allclose(f(z), core.learned_activation(gp, z), atol=1e-5)
     exact_slope = jax.vmap(jax.grad(lambda t: core.learned_activation(gp, t)))(z)
     np.testing.assert_allclose(jax.vmap(jax.grad(f))(z), exact_slope, atol=1e-4)
+
+
+def test_truncated_meta_gradient_is_exact_for_one_window_and_keeps_the_forward_run(act_task):
+    """Window = inner_steps is the exact gradient; shorter windows give the same objective and aux (the same
+    forward run) and a gradient that differs (the short-horizon bias)."""
+    cfg, task, gp = act_task
+    (ref_value, ref_aux), ref = jax.jit(jax.value_and_grad(core.make_meta_loss(cfg), has_aux=True))(gp, task)
+    for window in (6, 3):
+        (value, aux), grad = jax.jit(core.make_truncated_value_and_grad(cfg, window))(gp, task)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5), aux, ref_aux)
+        close = all(np.allclose(a, b, rtol=1e-4, atol=1e-8) for a, b in
+                    zip(jax.tree.leaves(grad), jax.tree.leaves(ref), strict=True))
+        assert close == (window == 6)

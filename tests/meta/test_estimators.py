@@ -102,6 +102,9 @@ def test_truncation_is_exact_at_full_window_and_shrinks_the_gradient_below_it():
     assert float(g) == pytest.approx(closed, rel=1e-5) and 0.0 < closed / exact < 0.9
     assert float(value) == pytest.approx(float(mean_loss_per_step(np.full(T, U0))), rel=1e-6)  # same forward
     assert float(_call(meta.truncated(PROBLEM, 1))[1]) == 0.0  # each loss is taken before its window's update
+    # K = 3 does not divide T = 20: the first window is the short one (2 steps), then six of 3
+    uneven = analytic_grad(factor=lambda t: np.where(t < 2, t, (t - 2) % 3))
+    assert float(_call(meta.truncated(PROBLEM, 3))[1]) == pytest.approx(uneven, rel=1e-5)
     # the same numbers as the library's truncated unroll (truncation=K), and online: J calls sum to one run
     step = lambda m, s, t: _step(m, s, t, CTX)  # noqa: E731
     via_unroll = jax.grad(lambda u: meta.unroll(step, CTX["theta0"], jnp.arange(T), u, truncation=K)[1].mean())
@@ -254,7 +257,8 @@ def test_the_built_in_modes_are_unchanged():
 
 
 @pytest.mark.parametrize("build, fragment", [
-    (lambda: meta.truncated(PROBLEM, 3), "window 3 must divide the number of inner steps 20"),
+    (lambda: meta.truncated(PROBLEM, 3, online=True), "window 3 must divide the number of inner steps 20"),
+    (lambda: meta.truncated(PROBLEM, 21), "window 21 must be at most the number of inner steps 20"),
     (lambda: meta.pes(PROBLEM, 6, 0.1, 2), "window 6 must divide"),
     (lambda: meta.antithetic_es(PROBLEM, 0.0, 2), "sigma=0.0 must be a finite number > 0"),
     (lambda: meta.antithetic_es(PROBLEM, 0.1, 0), "pairs=0 must be an integer >= 1"),
@@ -272,6 +276,34 @@ def test_the_built_in_modes_are_unchanged():
 def test_bad_arguments_are_refused_in_one_line(build, fragment):
     with pytest.raises(ValueError, match=fragment):
         build()
+
+
+def test_truncated_skips_zero_weight_windows_without_changing_the_estimate():
+    """An objective that starts late (the last 2 of 4 windows): the leading windows run forward only, and the
+    value, losses and gradient equal those with traced weights (no skipping), `keep_state` the final state."""
+    late = PROBLEM._replace(weights=np.where(np.arange(T) >= 2 * K, 1.0 / (T - 2 * K), 0.0))
+    skipping = meta.truncated(late, K, keep_state=True)
+    assert skipping.cost.backward == T - 2 * K
+    (value, aux), g, _ = jax.jit(lambda u: _call(skipping, u))(jnp.float32(U0))
+
+    @jax.jit
+    def traced(u, weights):  # built under jit: the weights are unknown, so every window is differentiated
+        return _call(meta.truncated(late._replace(weights=weights), K), u)
+    (ref_value, ref_aux), ref_g, _ = traced(jnp.float32(U0), jnp.asarray(late.weights, jnp.float32))
+    traced_uneven = jax.jit(lambda u, w: _call(meta.truncated(late._replace(weights=w), 3), u)[1])
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    np.testing.assert_allclose(aux["losses"], ref_aux["losses"], rtol=1e-6)
+    np.testing.assert_allclose(g, ref_g, rtol=1e-6)
+    assert float(g) != 0.0
+    final, _ = meta.unroll(lambda m, s, t: _step(m, s, t, CTX), CTX["theta0"], jnp.arange(T), jnp.float32(U0))
+    np.testing.assert_allclose(aux["state"], final, rtol=1e-6)
+    # an uneven window (K = 3: a 2-step first window, then six of 3) whose zero-weight steps run forward only
+    uneven = meta.truncated(late, 3)
+    assert uneven.cost.backward == T - 8  # steps 0..7 forward only (the first weighted step, 10, is in 8..10)
+    np.testing.assert_allclose(jax.jit(lambda u: _call(uneven, u)[1])(jnp.float32(U0)),
+                               traced_uneven(jnp.float32(U0), jnp.asarray(late.weights, jnp.float32)), rtol=1e-6)
+    with pytest.raises(ValueError, match="keep_state is for online=False"):
+        meta.truncated(late, K, online=True, keep_state=True)
 
 
 def test_costs_count_inner_steps():
