@@ -8,6 +8,6 @@ paper's figures (not run by ``reproduce``).
 
 STUDIES = ("dataset", "benchmarks", "lottery", "double_descent", "metalearn_lr", "metalearn_activation", "pooling",
            "ssl", "tsne", "classwise_errors")
-EXTRA = ("baseline_search",)
+EXTRA = ("baseline_search", "lr_schedule")
 
 __all__ = ["EXTRA", "STUDIES"]
