@@ -85,6 +85,7 @@ def add_config_options(parser: argparse.ArgumentParser, cls, *, skip: tuple[str,
         shown = default if not isinstance(default, tuple) else " ".join(map(str, default)) or "(none)"
         help_text = (f.metadata.get("help") or "").rstrip(".")
         help_text = f"{help_text} (default: {shown})" if help_text else f"default: {shown}"
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help strings ("80 % train" would crash --help)
         name = _option(f.name)
         if kind is bool and not is_tuple:
             group.add_argument(name, action=argparse.BooleanOptionalAction, default=None, help=help_text)

@@ -128,3 +128,15 @@ def test_every_command_takes_the_precision_before_or_after_its_name():
     assert parser.parse_args(["--precision", "tf32", "train"]).precision == "tf32"
     assert parser.parse_args(["--precision", "tf32", "train", "--precision", "bf16"]).precision == "bf16"
     assert parser.parse_args(["train"]).precision is None  # main resolves it: $MNIST1D_JAX_PRECISION, else float32
+
+
+def test_every_commands_help_prints(capsys):
+    """``--help`` of every subcommand formats (argparse %-formats help strings: a bare "%" once crashed it)."""
+    from mnist1d_jax.cli.app import build_parser
+
+    parser = build_parser()
+    for name in parser._subparsers._group_actions[0].choices:
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args([name, "--help"])
+        assert stop.value.code == 0, name
+        assert "--" in capsys.readouterr().out, name
