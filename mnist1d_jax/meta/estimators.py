@@ -113,21 +113,25 @@ def _check_sigma(sigma: float) -> None:
         raise ValueError(f"sigma={sigma!r} must be a finite number > 0")
 
 
+def _concrete(weights: jax.Array) -> np.ndarray | None:
+    """The weights as a NumPy array, or None when they are traced (unknown until run)."""
+    try:
+        return np.asarray(weights)
+    except jax.errors.TracerArrayConversionError:
+        return None
+
+
 def _leading_zero_windows(weights: jax.Array) -> int:
     """How many leading rows of ``weights [J, K]`` are all zero; 0 when the weights are traced (unknown)."""
-    try:
-        nonzero = np.asarray(weights).any(axis=1)
-    except jax.errors.TracerArrayConversionError:
-        return 0
+    w = _concrete(weights)
+    nonzero = w.any(axis=1) if w is not None else np.ones(1, bool)
     return int(np.argmax(nonzero)) if nonzero.any() else 0
 
 
 def _all_zero(weights: jax.Array) -> bool:
     """Whether every weight is zero; False when the weights are traced (unknown)."""
-    try:
-        return not np.asarray(weights).any()
-    except jax.errors.TracerArrayConversionError:
-        return False
+    w = _concrete(weights)
+    return w is not None and not w.any()
 
 
 def _kept(keep: bool, state) -> dict:

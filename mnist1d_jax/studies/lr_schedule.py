@@ -90,10 +90,29 @@ def knot_steps(config: ScheduleStudyConfig) -> jax.Array:
     return jnp.linspace(0.0, config.inner_steps - 1, config.knots, dtype=jnp.float32)
 
 
+def rate_at(log_lr: jax.Array, t: jax.Array, config: ScheduleStudyConfig) -> jax.Array:
+    """The learning rate of the knots ``log_lr [knots]`` at inner step(s) `t` (linear in log η between knots)."""
+    return jnp.exp(jnp.interp(jnp.asarray(t, jnp.float32), knot_steps(config), log_lr))
+
+
 def schedule_rates(log_lr: jax.Array, config: ScheduleStudyConfig) -> jax.Array:
-    """``[inner_steps]`` learning rates of the knots ``log_lr [knots]`` (linear in log η between knots)."""
-    t = jnp.arange(config.inner_steps, dtype=jnp.float32)
-    return jnp.exp(jnp.interp(t, knot_steps(config), log_lr))
+    """``[inner_steps]`` learning rates of the knots ``log_lr [knots]``."""
+    return rate_at(log_lr, jnp.arange(config.inner_steps), config)
+
+
+def _adam_step(state, t, lr, ctx: dict, data):
+    """One Adam step of the Table-1 MLP at rate `lr` on batch t of ``ctx["idx"]``: the inner step of both the
+    meta-training runs and the evaluation runs."""
+    params, opt = state
+    idx = ctx["idx"][t]
+    grads = jax.grad(_TASK.loss)(params, (data.x[idx], data.y[idx]))
+    updates, opt = _ADAM.update(grads, opt, params)
+    return jax.tree.map(lambda p, u: p - lr * u, params, updates), opt
+
+
+_MODEL = MLP()
+_TASK = metalib.classifier_task(_MODEL)
+_ADAM = optax.scale_by_adam()
 
 
 def _batch_indices(key, config: ScheduleStudyConfig, n_train: int) -> jax.Array:
@@ -108,38 +127,28 @@ def _batch_indices(key, config: ScheduleStudyConfig, n_train: int) -> jax.Array:
 def make_context(seed, config: ScheduleStudyConfig, n_train: int) -> dict:
     """One run's randomness: ``params0`` (the zoo init) and ``idx [T, B]`` (its batch order)."""
     k_init, k_batches = jax.random.split(jax.random.key(seed))
-    task = metalib.classifier_task(MLP())
-    return {"params0": task.init(k_init), "idx": _batch_indices(k_batches, config, n_train)}
+    return {"params0": _TASK.init(k_init), "idx": _batch_indices(k_batches, config, n_train)}
 
 
 def make_problem(config: ScheduleStudyConfig, data) -> metalib.Unrolled:
     """The inner run as a `meta.Unrolled`: meta the knots ``log_lr [knots]``; context from `make_context`; state
     ``(params, adam state)``; step t one Adam step at rate η_t on batch t, its loss the soft validation error
     after the update (computed only in the weighted last ``objective_steps`` steps: 0 elsewhere)."""
-    task = metalib.classifier_task(MLP())
-    model = MLP()
-    adam = optax.scale_by_adam()
-    x, y, x_val, y_val = data.x, data.y, data.x_val, data.y_val
+    x_val, y_val = data.x_val, data.y_val
     n_val, first = x_val.shape[0], config.inner_steps - config.objective_steps
-    knots = knot_steps(config)
 
     def init_state(log_lr, ctx):
-        return ctx["params0"], adam.init(ctx["params0"])
+        return ctx["params0"], _ADAM.init(ctx["params0"])
 
     def soft_error(params, t):
         start = (t * config.val_batch) % (n_val - config.val_batch + 1)
         xv = jax.lax.dynamic_slice_in_dim(x_val, start, config.val_batch)
         yv = jax.lax.dynamic_slice_in_dim(y_val, start, config.val_batch)
-        p = jax.nn.softmax(model.apply({"params": params}, xv))
+        p = jax.nn.softmax(_MODEL.apply({"params": params}, xv))
         return 1.0 - jnp.mean(jnp.take_along_axis(p, yv[:, None], axis=1))
 
     def step(log_lr, state, t, ctx):
-        params, opt = state
-        idx = ctx["idx"][t]
-        grads = jax.grad(task.loss)(params, (x[idx], y[idx]))
-        updates, opt = adam.update(grads, opt, params)
-        lr = jnp.exp(jnp.interp(t.astype(jnp.float32), knots, log_lr))
-        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        params, opt = _adam_step(state, t, rate_at(log_lr, t, config), ctx, data)
         # t is the same for every particle and seed (not batched), so this stays a branch under vmap
         loss = jax.lax.cond(t >= first, lambda: soft_error(params, t), lambda: jnp.zeros((), jnp.float32))
         return (params, opt), loss
@@ -150,16 +159,11 @@ def make_problem(config: ScheduleStudyConfig, data) -> metalib.Unrolled:
 
 def train_with_rates(rates: jax.Array, ctx: dict, config: ScheduleStudyConfig, data) -> dict:
     """Train with the per-step rates ``rates [T]`` from `ctx`: validation and test accuracy (%) at the end."""
-    task, model, adam = metalib.classifier_task(MLP()), MLP(), optax.scale_by_adam()
-
     def body(state, t):
-        params, opt = state
-        idx = ctx["idx"][t]
-        updates, opt = adam.update(jax.grad(task.loss)(params, (data.x[idx], data.y[idx])), opt, params)
-        return (jax.tree.map(lambda p, u: p - rates[t] * u, params, updates), opt), None
+        return _adam_step(state, t, rates[t], ctx, data), None
 
-    (params, _), _ = jax.lax.scan(body, (ctx["params0"], adam.init(ctx["params0"])), jnp.arange(config.inner_steps))
-    acc = lambda x, y: 100.0 * jnp.mean(jnp.argmax(model.apply({"params": params}, x), -1) == y)  # noqa: E731
+    (params, _), _ = jax.lax.scan(body, (ctx["params0"], _ADAM.init(ctx["params0"])), jnp.arange(config.inner_steps))
+    acc = lambda x, y: 100.0 * jnp.mean(jnp.argmax(_MODEL.apply({"params": params}, x), -1) == y)  # noqa: E731
     return {"val_acc": acc(data.x_val, data.y_val), "test_acc": acc(data.x_test, data.y_test)}
 
 
