@@ -7,9 +7,13 @@ init, the layers, the model zoo) -> ``core`` (one train step, one loop, runs ove
 The public API, all pure functions of explicit keys (shapes in each docstring; accuracies in % where a
 run reports them, fractions from `train_step` and `evaluate`):
 
-* data: `DatasetConfig`, `make_dataset`, `get_dataset`, `prepare_data` -> `Data`, `sample`;
+* data: `DatasetConfig`, `make_dataset`, `get_dataset`, `prepare_data` -> `Data`, `sample`; huge datasets
+  streamed to memory-mappable ``.npy`` files: `write_dataset`, `load_streamed`;
+* class subsets (train on some digits, hold out the rest): `parse_classes`, `select_classes`, the policy
+  `use_classes` / `set_classes` / `current_classes` (``$MNIST1D_JAX_CLASSES``), `max_softmax_auroc`;
 * training: `create_train_state`, `train_step`, `evaluate`, `train_loop`, `TrainConfig`, `train`, `train_seeds`;
 * width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`;
+* neural-collapse metrics and linear CKA `representations` (NC1-NC4, each variant named);
 * the matmul precision policy `precision` (float32 by default on every backend; tf32 / bf16 on request).
 
 Names are imported on first use, so ``import mnist1d_jax`` for the dataset alone does not load JAX.
@@ -30,8 +34,12 @@ _WHERE = {  # public name -> the module that defines it
     "make_optimizer": "mnist1d_jax.core.step", "set_hyperparams": "mnist1d_jax.core.step",
     "train_loop": "mnist1d_jax.core.loop", "TrainConfig": "mnist1d_jax.core.runs", "train": "mnist1d_jax.core.runs",
     "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.sweeps", "sweep_widths": "mnist1d_jax.sweeps",
+    "select_classes": "mnist1d_jax.data.splits", "parse_classes": "mnist1d_jax.data.classes",
+    "use_classes": "mnist1d_jax.data.classes", "set_classes": "mnist1d_jax.data.classes",
+    "current_classes": "mnist1d_jax.data.classes", "max_softmax_auroc": "mnist1d_jax.core.evaluation",
+    "write_dataset": "mnist1d_jax.data.stream", "load_streamed": "mnist1d_jax.data.stream",
 }
-_SUBMODULES = ("masks", "meta", "precision")
+_SUBMODULES = ("masks", "meta", "precision", "representations")
 
 __all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"])
 

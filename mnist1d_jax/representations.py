@@ -212,10 +212,21 @@ def _nc1(h, y, K, names, rcond):
     if "trace_ratio" in names:
         out["nc1_trace_ratio"] = jnp.trace(sw) / jnp.trace(_sigma_t(h))
     if "papyan" in names:
-        d = h.shape[1]
-        tol = 10 * d * jnp.finfo(h.dtype).eps if rcond is None else rcond
-        sb_pinv = jnp.linalg.pinv(_sigma_b(mu_c, mu_g, present), rtol=tol, hermitian=True)
-        out["nc1_papyan"] = jnp.sum(sw * sb_pinv.T) / present.sum()  # Tr(A B) = sum_ij A_ij B_ji
+        # Through the (K, K) Gram matrix instead of a (D, D) pseudo-inverse: with Sigma_B = A^T A (the rows of A
+        # are the centred class means over sqrt(K')), Sigma_B^+ = A^T (A A^T)^+2 A, so
+        # Tr(Sigma_W Sigma_B^+) = Tr(A Sigma_W A^T (A A^T)^+2). A A^T has Sigma_B's non-zero eigenvalues, so the
+        # cut-off (rcond times the largest) is the same. It costs O(K^3) instead of O(D^3), and it avoids a
+        # (D, D) eigendecomposition, which hung in a program vmapped over several runs per device and sharded
+        # over the CPU devices (jax 0.10, XLA:CPU; a 10 x 10 one does not).
+        k = present.sum()
+        a = jnp.where(present[:, None], mu_c - mu_g, 0) / jnp.sqrt(k).astype(h.dtype)  # (K, D)
+        lam, vec = jnp.linalg.eigh(jnp.matmul(a, a.T, precision=_HI))  # (K,), (K, K)
+        tol = (10 * h.shape[1] * jnp.finfo(h.dtype).eps if rcond is None else rcond) * jnp.max(lam)
+        inv2 = jnp.where(lam > tol, 1 / jnp.where(lam > tol, lam, 1) ** 2, 0)
+        gram_pinv2 = jnp.matmul(vec * inv2, vec.T, precision=_HI)  # (A A^T)^+2
+        proj = jnp.matmul(a, (h - mu_c[y]).T, precision=_HI)  # (K, N): A (h_i - mu_{y_i})
+        a_sw_at = jnp.matmul(proj, proj.T, precision=_HI) / h.shape[0]  # A Sigma_W A^T
+        out["nc1_papyan"] = jnp.sum(a_sw_at * gram_pinv2) / k  # both symmetric: Tr(X Y) = sum_ij X_ij Y_ij
     return out
 
 

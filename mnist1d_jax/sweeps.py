@@ -20,7 +20,9 @@ parameter leaves grow only along trailing-padded axes with the width works (``em
 end: the CNN head's rows ``c * 5 + l`` for channels c < n are exactly the first ``5n`` rows).
 
 Training (the double-descent protocol): SGD with momentum, a fresh shuffle every epoch (``N // B`` batches),
-``epochs * N // B`` steps, one evaluation at the end (train error against the labels it was trained on).
+``epochs * N // B`` steps, one evaluation at the end (train error against the labels it was trained on), or
+after each of ``eval_epochs`` (epoch-wise curves, e.g. log-spaced). ``labels`` adds a vmapped axis of training
+labels (label-noise rates): every (width, labels, seed) run is one run of the program.
 Loss ``"nll"`` (softmax cross-entropy) or ``"mse"`` (mean over batch and outputs of ``(logits - onehot)^2``).
 """
 
@@ -48,7 +50,7 @@ from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import width_model, width_model_params
 from mnist1d_jax.precision import NAMES as PRECISIONS
 from mnist1d_jax.precision import use_precision
-from mnist1d_jax.validation import Config, choice, integer, option, optional, positive, real
+from mnist1d_jax.validation import Config, choice, fail, integer, option, optional, positive, real, tuple_of
 
 Array = jax.Array
 PyTree = Any
@@ -65,8 +67,14 @@ class SweepConfig(Config):
     epochs: int = option(500, integer(1, 10_000_000), "training epochs")
     loss: str = option("nll", choice("nll", "mse"), "softmax cross-entropy or MSE on one-hot targets")
     eval_chunk: int = option(4000, integer(1), "examples per forward pass at the final evaluation (memory)")
+    eval_epochs: tuple[int, ...] | None = option(None, optional(tuple_of(integer(1), unique=True, increasing=True)),
+                                                 "evaluate after these epochs (None: once, at the end)")
     precision: str | None = option(None, optional(choice(*PRECISIONS)), "matmul precision: float32, tf32 or bf16 "
                                    "(None: the setting in effect, float32 by default; see precision.py)")
+
+    def _check(self) -> None:
+        if self.eval_epochs and self.eval_epochs[-1] > self.epochs:
+            fail(self, "eval_epochs", self.eval_epochs, f"must be <= epochs={self.epochs}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -129,11 +137,12 @@ def cost_fn(kind: str) -> Callable[[int], float]:
 # --------------------------------------------------------------------------------------------------------------
 def train_masked(params: PyTree, mask: PyTree, order_key: Array, x: Array, y: Array, x_test: Array,
                  y_test: Array, *, model, config: SweepConfig) -> dict[str, Array]:
-    """Train one (padded, masked) model for ``config.epochs`` shuffled epochs; evaluate once at the end.
+    """Train one (padded, masked) model for ``config.epochs`` shuffled epochs; evaluate once at the end, or after
+    each epoch of ``config.eval_epochs``.
 
-    Epoch e's permutation is drawn from ``fold_in(order_key, e)``. Returns scalars: ``train_error`` /
-    ``test_error`` (%), ``train_loss`` / ``test_loss`` (the training loss), ``train_nll`` / ``test_nll``
-    (cross-entropy, whatever the training loss).
+    Epoch e's permutation is drawn from ``fold_in(order_key, e)``. Returns scalars (``(K,)`` arrays, one value per
+    evaluated epoch, with ``eval_epochs``): ``train_error`` / ``test_error`` (%), ``train_loss`` / ``test_loss``
+    (the training loss), ``train_nll`` / ``test_nll`` (cross-entropy, whatever the training loss).
     """
     loss_fn = LOSSES[config.loss]
     tx = make_optimizer(config.optimizer, config.learning_rate, 0.0, config.momentum)
@@ -141,27 +150,39 @@ def train_masked(params: PyTree, mask: PyTree, order_key: Array, x: Array, y: Ar
     per_epoch = x.shape[0] // config.batch_size
     epoch_keys = jax.vmap(lambda e: jax.random.fold_in(order_key, e))(jnp.arange(config.epochs))
     evaluate = error_metrics({"train": (x, y), "test": (x_test, y_test)}, loss_fn, config.eval_chunk)
+    at = None if config.eval_epochs is None else [e * per_epoch - 1 for e in config.eval_epochs]
     _, metrics, _ = train_loop(state, EpochShuffle(x, y, config.batch_size, epoch_keys),
-                               config.epochs * per_epoch, evaluate=evaluate)
-    return {f"{split}_{k}": metrics[f"{split}_{k}"][0] for split in ("train", "test") for k in ("error", "loss", "nll")}
+                               config.epochs * per_epoch, eval_at=at, evaluate=evaluate)
+    pick = (lambda v: v[0]) if at is None else (lambda v: v)
+    return {f"{split}_{k}": pick(metrics[f"{split}_{k}"]) for split in ("train", "test")
+            for k in ("error", "loss", "nll")}
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "bucket", "config", "padded_runs"))
-def _train_bucket(init_keys, order_keys, x, y, x_test, y_test, *, kind, bucket, config, padded_runs):
+@functools.partial(jax.jit, static_argnames=("kind", "bucket", "config", "padded_runs", "per_run_labels"))
+def _train_bucket(init_keys, order_keys, x, y, x_test, y_test, *, kind, bucket, config, padded_runs,
+                  per_run_labels=False):
     """Initialise (inside the program) and train every (width, seed) run of one bucket.
 
     ``init_keys (W, S)`` per width and seed; ``order_keys (R,)`` for the ``R = W * S`` runs, already padded to
-    ``padded_runs`` and split over the devices. Widths have different true shapes, so each width's seeds are
-    initialised by their own vmapped draw (a trace-time loop over the bucket's few widths; one program).
+    ``padded_runs`` and split over the devices; ``y`` is ``(N,)``, or ``(R, N)`` with ``per_run_labels`` (then
+    the ``S`` inits of a width repeat for each of its ``R / (W * S)`` label sets). Widths have different true
+    shapes, so each width's seeds are initialised by their own vmapped draw (a trace-time loop over the bucket's
+    few widths; one program).
     """
     padded = max(bucket)
     inits = [init_padded(kind, w, padded, init_keys[i]) for i, w in enumerate(bucket)]
+    if per_run_labels:  # runs are (width, labels, seed): each width's seed inits repeat for every label set
+        repeats = order_keys.shape[0] // (len(bucket) * init_keys.shape[1])
+        inits = [jax.tree_util.tree_map(lambda a: jnp.tile(a, (repeats,) + (1,) * (a.ndim - 1)), i) for i in inits]
     params = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[p for p, _ in inits])
     masks = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[m for _, m in inits])
     sharding, _ = run_sharding(padded_runs)
     params, masks = constrain_runs(pad_runs((params, masks), padded_runs), sharding)
     run = functools.partial(train_masked, model=width_model(kind, padded), config=config)
-    return jax.vmap(run, in_axes=(0, 0, 0, None, None, None, None))(params, masks, order_keys, x, y, x_test, y_test)
+    if per_run_labels:
+        y = constrain_runs(pad_runs(y, padded_runs), sharding)
+    return jax.vmap(run, in_axes=(0, 0, 0, None, 0 if per_run_labels else None, None, None))(
+        params, masks, order_keys, x, y, x_test, y_test)
 
 
 def _checked(name: str, values, lowest: int) -> list[int]:
@@ -182,17 +203,21 @@ def run_keys(seed: int, width: int) -> tuple[Array, Array]:
 
 
 def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, config: SweepConfig = SweepConfig(),
-                 *, buckets: Sequence[Sequence[int]] | None = None, max_buckets: int = 6,
+                 *, labels=None, buckets: Sequence[Sequence[int]] | None = None, max_buckets: int = 6,
                  progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Train ``model`` ("mlp" | "cnn") at every width for every seed: one vmapped program per width bucket.
 
     Args:
       data: ``Data`` (or anything with ``x, y, x_test, y_test`` device/NumPy arrays).
+      labels: ``(L, N)`` int training labels (e.g. L label-noise rates) to train on instead of ``data.y``, as
+        one more vmapped axis: a run per (width, label set, seed); the L runs of a (width, seed) share its init
+        and batch order, so they differ only in their labels.
       buckets: explicit groups of widths (each padded to its largest); default ``bucket_widths``.
       progress: called after each bucket with ``{"bucket", "widths", "seconds", "done", "total"}``.
     Returns:
       ``{"widths", "seeds", "params" (W,), "buckets", "config", metric (W, S) arrays...}`` with the metrics of
-      ``train_masked`` (errors in %).
+      ``train_masked`` (errors in %); ``(W, L, S)`` with ``labels``; one more trailing axis ``(K,)`` with
+      ``config.eval_epochs``.
     """
     widths, seeds = _checked("widths", widths, 1), _checked("seeds", seeds, 0)
     if data.x.shape[0] < config.batch_size:
@@ -202,37 +227,52 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
         buckets = bucket_widths(widths, cost_fn(model), max_buckets, runs_per_width=len(seeds),
                                 devices=jax.device_count(), **bucket_plan())
     # Shared inputs: replicated global arrays when many processes take part (unchanged with one).
+    label_sets = None
+    if labels is not None:
+        label_sets = np.asarray(labels)
+        if label_sets.ndim != 2 or label_sets.shape[1] != data.x.shape[0]:
+            raise ValueError(f"sweep_widths: labels must be (L, {data.x.shape[0]}) training labels, got shape "
+                             f"{label_sets.shape}")
+        if label_sets.min() < 0 or label_sets.max() > 9:
+            raise ValueError("sweep_widths: labels must be classes 0..9")
+        label_sets = label_sets.astype(np.int32)
     x, y, x_test, y_test = replicate((np.asarray(data.x, np.float32), np.asarray(data.y, np.int32),
                                       np.asarray(data.x_test, np.float32), np.asarray(data.y_test, np.int32)))
-    results: dict[tuple[int, int], dict[str, float]] = {}
+    n_sets = 1 if label_sets is None else len(label_sets)
+    results: dict[tuple[int, int, int], dict[str, np.ndarray]] = {}
     timing = []
     done = 0
     for bucket in buckets:
         bucket = tuple(int(w) for w in bucket)
-        runs = [(w, s) for w in bucket for s in seeds]
+        runs = [(w, ls, s) for w in bucket for ls in range(n_sets) for s in seeds]
         init_keys = replicate(jnp.stack([jnp.stack([run_keys(s, w)[0] for s in seeds]) for w in bucket]))
-        order_keys = jnp.stack([run_keys(s, w)[1] for w, s in runs])
+        order_keys = jnp.stack([run_keys(s, w)[1] for w, _, s in runs])
+        run_y = y if label_sets is None else replicate(label_sets[[ls for _, ls, _ in runs]])
         t0, c0 = time.perf_counter(), time.process_time()
         # The runs split over the devices (all CPU cores after use_cpu_cores(); several GPUs): one program.
         spread, n_runs = spread_leading(order_keys)
         with use_precision(config.precision):  # around the call: the jit's cache key and lowering see it
-            out = _train_bucket(init_keys, spread, x, y, x_test, y_test, kind=model, bucket=bucket, config=config,
-                                padded_runs=spread.shape[0])
+            out = _train_bucket(init_keys, spread, x, run_y, x_test, y_test, kind=model, bucket=bucket,
+                                config=config, padded_runs=spread.shape[0], per_run_labels=label_sets is not None)
         out = jax.device_get(take_leading(out, n_runs))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         for i, run in enumerate(runs):
-            results[run] = {k: float(v[i]) for k, v in out.items()}
+            results[run] = {k: np.asarray(v[i], np.float32) for k, v in out.items()}
         done += len(runs)
         timing.append({"padded": max(bucket), "widths": list(bucket), "runs": len(runs), "seconds": seconds,
                        "cpu_seconds": cpu})
         if progress is not None:
             progress({"bucket": max(bucket), "widths": list(bucket), "seconds": seconds, "done": done,
-                      "total": len(widths) * len(seeds)})
+                      "total": len(widths) * n_sets * len(seeds)})
     metrics = next(iter(results.values())).keys()
-    table = {k: np.array([[results[(w, s)][k] for s in seeds] for w in widths], np.float32) for k in metrics}
+    table = {k: np.array([[[results[(w, ls, s)][k] for s in seeds] for ls in range(n_sets)] for w in widths],
+                         np.float32) for k in metrics}
+    if label_sets is None:
+        table = {k: v[:, 0] for k, v in table.items()}
+    extra = {} if config.eval_epochs is None else {"eval_epochs": list(config.eval_epochs)}
     return {"model": model, "widths": widths, "seeds": list(seeds),
             "params": [width_model_params(model, w) for w in widths], "buckets": timing,
-            "config": dataclasses.asdict(config), **table}
+            "config": dataclasses.asdict(config), **extra, **table}
 
 
 def default_mlp_widths() -> list[int]:

@@ -37,3 +37,18 @@ def test_the_redesign_sections_driver_times_a_slice(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     assert row["study"] == "dataset" and row["seconds"] > 0
+
+
+def test_the_stream_section_times_a_small_write_and_cleans_up(tmp_path):
+    out = tmp_path / "speed.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "speed.py"), "--quick", "--only", "stream",
+                           "--stream-samples", "20000", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["sections"]["stream"]
+    total = rows[0]
+    assert total["samples"] == 20_000 and total["examples_per_s"] > 0 and total["ours_s"] > 0
+    assert 20_000 * 40 * 2 < total["gb_written"] * 1e9 < 20_000 * 40 * 2 + 400_000  # float16 inputs, int64 labels
+    assert total["peak_rss_gb"] > 0 and "examples/s" in total["note"]
+    assert len(rows) == 3 and all(r["ours_s"] > 0 for r in rows)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed.json"]  # its files are deleted

@@ -76,6 +76,31 @@ def test_sweep_shapes_two_widths_two_seeds():
     assert not np.array_equal(res["test_loss"][:, 0], res["test_loss"][:, 1])  # seeds differ
 
 
+def test_label_axis_and_epoch_curves_equal_separate_sweeps():
+    """A (width, labels, seed) grid with epoch-wise evaluation: each label set's runs equal a plain sweep on
+    those labels, and the last evaluated epoch equals the one end-of-run evaluation."""
+    data = _Data()
+    noisy = data.y.copy()
+    noisy[::3] = (noisy[::3] + 1) % 10
+    config = SweepConfig(epochs=3, batch_size=50, eval_epochs=(1, 3))
+    grid = sweep_widths("mlp", [3, 8], [0, 1], data, config, labels=np.stack([data.y, noisy]), max_buckets=1)
+    assert grid["test_error"].shape == (2, 2, 2, 2) and grid["eval_epochs"] == [1, 3]  # (W, L, S, K)
+    final = SweepConfig(epochs=3, batch_size=50)
+    for i, y in enumerate([data.y, noisy]):
+        data.y = y
+        alone = sweep_widths("mlp", [3, 8], [0, 1], data, final, max_buckets=1)
+        np.testing.assert_allclose(grid["test_loss"][:, i, :, -1], alone["test_loss"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grid["train_error"][:, i, :, -1], alone["train_error"], atol=1e-4)
+    assert not np.allclose(grid["train_loss"][:, 0], grid["train_loss"][:, 1])  # the label sets differ
+    assert not np.allclose(grid["test_loss"][..., 0], grid["test_loss"][..., 1])  # epochs 1 and 3 differ
+    with pytest.raises(ValueError, match="labels must be \\(L, 200\\)"):
+        sweep_widths("mlp", [3], [0], data, final, labels=data.y)
+    from mnist1d_jax.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="eval_epochs"):
+        SweepConfig(epochs=3, eval_epochs=(2, 5))
+
+
 def test_bad_sweeps_are_refused():
     from mnist1d_jax.validation import ConfigError
 

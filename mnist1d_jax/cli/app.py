@@ -1,6 +1,7 @@
 """The ``mnist1d-jax`` command.
 
     mnist1d-jax data -o mnist1d.npz [--num-samples 50000 --shuffle-seq ...]   generate a dataset file
+    mnist1d-jax generate -o DIR [--num-samples 40000000 --dtype float16 ...] a huge one, streamed to .npy files
     mnist1d-jax figure [--data mnist1d.npz] [-o figures/dataset.png]          draw the dataset figure
     mnist1d-jax train --model cnn --seeds 10                                  baselines over seeds
     mnist1d-jax <study> [--quick] [--out figures] [options]                   one study of the paper
@@ -13,7 +14,10 @@ shows the traceback instead.
 
 Every command takes ``--precision {float32,tf32,bf16}`` (before or after its name; default
 ``$MNIST1D_JAX_PRECISION``, else float32): the matmul precision policy of ``precision.py``, set for the whole
-process before anything runs (``reproduce`` hands it to each study it starts).
+process before anything runs (``reproduce`` hands it to each study it starts). Likewise ``--classes 0-7``
+(default ``$MNIST1D_JAX_CLASSES``, else all ten digits): train on these digits and hold out the rest, the
+class-subset policy of ``data/classes.py``, in effect around the command; a study that cannot run on a subset
+refuses it in one line (exit status 2).
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from pathlib import Path
 
 from mnist1d_jax.backend import use_cpu_cores
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
+from mnist1d_jax.data.classes import ENV_VAR as CLASSES_ENV
+from mnist1d_jax.data.classes import is_subset, parse_classes, resolve_classes, use_classes
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.precision import ENV_VAR as PRECISION_ENV
 from mnist1d_jax.precision import NAMES as PRECISIONS
 from mnist1d_jax.precision import set_precision
-from mnist1d_jax.studies import EXTRA, STUDIES
+from mnist1d_jax.studies import ALL
 
 PROG = "mnist1d-jax"
 DIE_WITH_PARENT = "MNIST1D_JAX_DIE_WITH_PARENT"  # set by ``reproduce`` for the studies it starts
@@ -88,17 +94,22 @@ def _output_path(text: str) -> Path:
     return Path(text)
 
 
+def _dataset_config(args, parser) -> DatasetConfig:
+    """The `DatasetConfig` of the options `_add_dataset_options` added; a bad value is a one-line usage error."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
+    values["padding"] = tuple(values["padding"])
+    try:
+        return DatasetConfig(**values)
+    except ValueError as err:
+        parser.error(str(err))
+
+
 def _cmd_data(args, parser) -> int:
     from mnist1d_jax.data.generator import DatasetSizeError, estimated_bytes, make_dataset, memory_bound
     from mnist1d_jax.data.io import save_dataset
     from mnist1d_jax.report.runner import OutputError, check_output_file
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DatasetConfig)}
-    values["padding"] = tuple(values["padding"])
-    try:
-        config = DatasetConfig(**values)
-    except ValueError as err:
-        parser.error(str(err))
+    config = _dataset_config(args, parser)
     if estimated_bytes(config) > memory_bound():
         try:
             make_dataset(config)  # raises the size error, before any work
@@ -114,6 +125,27 @@ def _cmd_data(args, parser) -> int:
     path = save_dataset(dataset, args.output)
     print(f"wrote {path}: {len(dataset.x):,} train + {len(dataset.x_test):,} test examples of length "
           f"{config.final_seq_length} (generated in {seconds:.2f} s)")
+    return 0
+
+
+def _cmd_generate(args, parser) -> int:
+    from mnist1d_jax.data.stream import MANIFEST, StreamError, read_manifest, write_dataset
+
+    config = _dataset_config(args, parser)
+    try:  # every refusal (a complete dataset there, too little disk, a bad chunk) comes before any work
+        out = write_dataset(config, args.out, dtype=args.dtype, chunk=args.chunk, overwrite=args.overwrite,
+                            progress=not args.no_progress)
+    except StreamError as err:
+        raise UsageError(str(err)) from None
+    manifest = read_manifest(out)
+    seconds = manifest["seconds"]["total"]
+    print(f"wrote {out}: {config.num_train:,} train + {config.num_test:,} test examples of length "
+          f"{config.final_seq_length} in {manifest['dtype']}, in {seconds:.1f} s "
+          f"({manifest['examples_per_second']:,.0f} examples/s)")
+    for entry in manifest["files"].values():
+        path = out / entry["file"]
+        print(f"  {path}  {entry['dtype']} {tuple(entry['shape'])}  {path.stat().st_size / 1e6:,.1f} MB")
+    print(f"  {out / MANIFEST}")
     return 0
 
 
@@ -175,8 +207,9 @@ def _cmd_study(args, parser) -> int:
         return 0
     config = study_config(args.study, args, parser)
     try:
+        runner.check_classes(module)
         runner.check_output_folder(args.out)
-    except runner.OutputError as err:
+    except (runner.OutputError, ValueError) as err:
         raise UsageError(str(err)) from None
     record = runner.run_study(module, config, args.out, resume=not args.fresh, progress=not args.no_progress)
     for row in module.report_rows(record):
@@ -195,8 +228,23 @@ def _add_precision_option(parser: argparse.ArgumentParser, default) -> None:
                         f"${PRECISION_ENV}, else float32")
 
 
+def _classes_type(text: str) -> tuple[int, ...]:
+    try:
+        return parse_classes(text, source="")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_classes_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--classes", type=_classes_type, default=default, metavar="DIGITS",
+                        help="train on these digits, hold out the rest (e.g. 0-7, 0,2,4 or 0-3,8; labels stay the "
+                        "digits, models keep ten outputs; held-out test digits give an out-of-distribution score); "
+                        f"default: ${CLASSES_ENV}, else all ten")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist1d_jax.cli import reproduce, train
+    from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES
 
     parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -207,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("-o", "--output", type=_output_path, default=Path("mnist1d.npz"), help="the .npz file to write")
     data.set_defaults(run=_cmd_data, parser=data)
 
+    generate = sub.add_parser("generate", help="generate a huge MNIST-1D dataset in chunks, streamed to "
+                              "memory-mappable .npy files (x, y, x_test, y_test, t, manifest.json) in a folder")
+    _add_dataset_options(generate)
+    generate.add_argument("-o", "--out", type=_output_path, default=Path("mnist1d-stream"), help="the folder to "
+                          "write (default: mnist1d-stream); it also holds a temporary raw file of 8 bytes per value "
+                          "while writing")
+    generate.add_argument("--dtype", choices=DTYPES, default="float16", help="dtype of the inputs x and x_test "
+                          "(default: float16)")
+    generate.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N", help="examples per chunk of "
+                          f"the write pass; bounds its memory (default: {DEFAULT_CHUNK})")
+    generate.add_argument("--overwrite", action="store_true", help="replace a dataset already in the folder")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    generate.set_defaults(run=_cmd_generate, parser=generate)
+
     figure = sub.add_parser("figure", help="draw the templates and transformed examples (Figure 1 style)")
     figure.add_argument("--data", type=_output_path, default=None, help="an .npz from `data` (default: the paper's "
                         "data)")
@@ -214,14 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     figure.set_defaults(run=_cmd_figure, parser=figure)
 
     train.register(sub)
-    for name in STUDIES + EXTRA:
+    for name in ALL:
         _add_study(sub, name)
     reproduce.register(sub)
     # One global option, accepted before the command or after it (``SUPPRESS``: a subcommand that is not given it
     # leaves the value parsed before the command alone).
     _add_precision_option(parser, None)
+    _add_classes_option(parser, None)
     for command in dict.fromkeys(sub.choices.values()):
         _add_precision_option(command, argparse.SUPPRESS)
+        _add_classes_option(command, argparse.SUPPRESS)
     return parser
 
 
@@ -234,13 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     use_cpu_cores()  # before any JAX work: one CPU device per core, so many-run calls use every core
-    try:  # process-wide, before anything is traced; a bad $MNIST1D_JAX_PRECISION is bad input
+    try:  # process-wide, before anything is traced; a bad $MNIST1D_JAX_PRECISION / _CLASSES is bad input
         args.precision = set_precision(args.precision)
+        args.classes = resolve_classes(args.classes)
     except ValueError as err:
         parser.error(str(err))
+    if is_subset(args.classes) and args.command in ("data", "generate", "figure"):
+        parser.error(f"--classes selects the digits a model trains on; `{args.command}` always covers all ten")
     command = f"{PROG} {args.command}"
     try:
-        return args.run(args, getattr(args, "parser", parser))
+        with use_classes(args.classes):  # the class subset of everything the command runs
+            return args.run(args, getattr(args, "parser", parser))
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -4,10 +4,17 @@
     mnist1d-jax train --model gru --seeds 4 --steps 3000 --shuffled
     mnist1d-jax train --model mlp --protocol modern --val-fraction 0.1 --lr 3e-3 --weight-decay 1e-4
     mnist1d-jax train --model cnn --seeds 3 --precision bf16    # the global matmul precision option
+    mnist1d-jax --classes 0-7 train --model cnn --seeds 3       # train on digits 0-7, hold out 8 and 9
 
 Seeds run as one vmapped, compiled program per chunk of ``--chunk`` seeds (default: all at once); the progress
 bar advances per chunk. Data: the default MNIST-1D dataset (the paper's frozen data), optionally with the
 2024 seed-42 column permutation (``--shuffled``).
+
+With a class subset (the global ``--classes``, ``data.classes``) the model trains (and selects) on the kept
+digits' examples and the test accuracy is on the kept digits' test examples; with digits held out the table is
+followed by an out-of-distribution score per seed: the AUROC of the maximum softmax probability separating the
+kept digits' test examples (positives) from the held-out digits' (``core.evaluation.max_softmax_auroc``), for
+the final and, with a validation split, the validation-selected parameters.
 """
 
 from __future__ import annotations
@@ -57,19 +64,44 @@ def register(subparsers) -> None:
     p.set_defaults(run=run, parser=p)
 
 
+def ood_auroc(config, params, data) -> list[float]:
+    """Per seed of ``params`` (stacked over seeds): `max_softmax_auroc` of ``data``'s kept-digit test examples
+    (``x_test``) against its held-out-digit ones (``x_held``), the model of ``config`` under its precision."""
+    import jax
+    import numpy as np
+
+    from mnist1d_jax.core.evaluation import max_softmax_auroc
+    from mnist1d_jax.precision import use_precision
+
+    model = config.make_model()
+
+    def one(p):
+        return max_softmax_auroc(model.apply({"params": p}, data.x_test), model.apply({"params": p}, data.x_held))
+
+    with use_precision(config.precision):
+        return np.asarray(jax.jit(jax.vmap(one))(params)).tolist()
+
+
 def run(args, parser) -> int:
     import jax
     import numpy as np
     from tqdm.auto import tqdm
 
+    from mnist1d_jax.cli.app import UsageError
     from mnist1d_jax.core.runs import TrainConfig, train_seeds
+    from mnist1d_jax.data.classes import classes_text, current_classes, held_out_classes, is_subset
     from mnist1d_jax.data.generator import make_dataset
     from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
     from mnist1d_jax.precision import resolve
 
     cmd = config_from_args(args, TrainCommand, None, parser)
     val = cmd.val_fraction if cmd.val_fraction is not None else (0.1 if cmd.protocol == "modern" else 0.0)
+    # the class subset in effect (the global --classes, see cli.app.main): only the kept digits' rows
     data = prepare_data(make_dataset(), val, 0, SHUFFLE_PERMUTATION if cmd.shuffled else None)
+    kept = current_classes()
+    if cmd.batch_size > data.x.shape[0]:
+        raise UsageError(f"--batch-size {cmd.batch_size} exceeds the {data.x.shape[0]} training examples of digits "
+                         f"{classes_text(kept)}")
     # The global --precision (already the process's setting, see cli.app.main), recorded in the config too.
     config = TrainConfig(model=cmd.model, protocol=cmd.protocol, learning_rate=cmd.lr, weight_decay=cmd.weight_decay,
                          batch_size=cmd.batch_size, total_steps=cmd.steps, eval_every=cmd.eval_every,
@@ -77,20 +109,38 @@ def run(args, parser) -> int:
     keys = jax.random.split(jax.random.key(cmd.seed), cmd.seeds)
     chunk = cmd.chunk or cmd.seeds
     rows: dict[str, list[float]] = {}
+    ood: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     for start in tqdm(range(0, cmd.seeds, chunk), desc=f"{cmd.model} ({cmd.seeds} seeds)", unit="chunk",
                       disable=args.no_progress):
-        _, _, summary = train_seeds(keys[start:start + chunk], data, config)
+        states, _, summary = train_seeds(keys[start:start + chunk], data, config)
         for k, v in summary.items():
             if k.endswith("_acc"):
                 rows.setdefault(k, []).extend(np.asarray(v).tolist())
+        if data.x_held is not None:  # digits held out: the out-of-distribution score of each seed
+            ood.setdefault("final_test_acc", []).extend(ood_auroc(config, states.params, data))
+            if "selected_params" in summary:
+                ood.setdefault("selected_test_acc", []).extend(ood_auroc(config, summary["selected_params"], data))
     seconds = time.perf_counter() - t0
+    subset = (f", digits {classes_text(kept)} ({classes_text(held_out_classes(kept))} held out)"
+              if is_subset(kept) else "")
     print(f"\n{cmd.model}, {cmd.protocol} protocol, {cmd.seeds} seeds, T = {cmd.steps}"
-          f"{', shuffled' if cmd.shuffled else ''}, {config.precision} matmuls: {seconds:.1f} s (compile included)\n")
-    print("| test accuracy (%) | mean ± std | min | max |\n|---|---|---|---|")
+          f"{', shuffled' if cmd.shuffled else ''}, {config.precision} matmuls{subset}: {seconds:.1f} s "
+          "(compile included)\n")
+    what = (f"on the {data.x_test.shape[0]:,} test examples of digits {classes_text(kept)} "
+            if is_subset(kept) else "")
+    print(f"| test accuracy {what}(%) | mean ± std | min | max |\n|---|---|---|---|")
     names = {"final_test_acc": "final", "best_test_acc": "best over evaluations",
              "selected_test_acc": "validation-selected"}
     for k, v in rows.items():
         a = np.asarray(v)
         print(f"| {names.get(k, k)} | {a.mean():.1f} ± {a.std():.1f} | {a.min():.1f} | {a.max():.1f} |")
+    if ood:
+        print(f"\nOut-of-distribution score: AUROC of the maximum softmax probability, the {data.x_test.shape[0]:,} "
+              f"test examples of digits {classes_text(kept)} against the {data.x_held.shape[0]:,} of held-out "
+              f"{classes_text(held_out_classes(kept))} (1 = separated, 0.5 = chance)\n")
+        print("| OOD AUROC | mean ± std | min | max |\n|---|---|---|---|")
+        for k, v in ood.items():
+            a = np.asarray(v)
+            print(f"| {names[k]} | {a.mean():.3f} ± {a.std():.3f} | {a.min():.3f} | {a.max():.3f} |")
     return 0

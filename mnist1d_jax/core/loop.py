@@ -7,6 +7,10 @@ evaluation are compiled once and nothing syncs with the host. Steps before the f
 evaluation run as plain scans. What an evaluation measures (``evaluate(state) -> dict``) and what is kept from
 it (a ``hook``: the best-on-validation parameters, a snapshot at some step) are arguments.
 
+Evaluations at arbitrary updates (``eval_at``, e.g. log-spaced epochs) run each stretch between two evaluations
+as a ``fori_loop`` with traced bounds, so the step and the evaluation are still compiled once; that form runs
+forward only (a ``while_loop`` has no reverse-mode derivative), which is all a training run needs.
+
 The original harness (T + 1 updates, evaluation after every update with ``s % E == 0``, step 0 included) is
 ``train_loop(state, Sequential(...), T + 1, eval_every=E, first_eval=0, ...)``; one evaluation at the end of a
 run is the default.
@@ -58,8 +62,16 @@ def snapshot_at(step: int) -> Hook:
     return Hook(lambda state: state.params, update)
 
 
-def eval_points(num_updates: int, eval_every: int | None = None, first_eval: int | None = None) -> list[int]:
+def eval_points(num_updates: int, eval_every: int | None = None, first_eval: int | None = None,
+                eval_at=None) -> list[int]:
     """The updates after which `train_loop` evaluates (default: only the last one)."""
+    if eval_at is not None:
+        if eval_every is not None or first_eval is not None:
+            raise ValueError("give either eval_at or eval_every / first_eval, not both")
+        points = sorted({int(p) for p in eval_at})
+        if not points or points[0] < 0 or points[-1] >= num_updates:
+            raise ValueError(f"eval_at must hold updates in 0..{num_updates - 1} (at least one), got {list(eval_at)}")
+        return points
     every = eval_every or num_updates
     first = (0 if eval_every else num_updates - 1) if first_eval is None else first_eval
     if num_updates < 1 or every < 1 or not 0 <= first < num_updates:
@@ -69,7 +81,7 @@ def eval_points(num_updates: int, eval_every: int | None = None, first_eval: int
 
 
 def train_loop(state: TrainState, schedule, num_updates: int, *, eval_every: int | None = None,
-               first_eval: int | None = None, evaluate: Callable[[TrainState], dict] | None = None,
+               first_eval: int | None = None, eval_at=None, evaluate: Callable[[TrainState], dict] | None = None,
                hook: Hook | None = None, key: Array | None = None, remat: bool = False):
     """Train for ``num_updates`` steps as one compiled program.
 
@@ -78,6 +90,8 @@ def train_loop(state: TrainState, schedule, num_updates: int, *, eval_every: int
       schedule: a batch schedule (``core.schedules``).
       eval_every, first_eval: evaluate after updates ``first_eval, first_eval + eval_every, ...``; default one
         evaluation after the last update (``eval_every`` alone: ``first_eval = 0``).
+      eval_at: instead, evaluate after each of these updates (any increasing spacing, e.g. log-spaced epochs);
+        forward only (not reverse-differentiable).
       evaluate: ``evaluate(state) -> dict`` of scalars; default ``{}``.
       hook: what to keep from the evaluations (`best_on`, `snapshot_at`).
       key: when given, step ``s`` gets ``fold_in(key, s)`` (unless the schedule draws the step's key).
@@ -87,8 +101,7 @@ def train_loop(state: TrainState, schedule, num_updates: int, *, eval_every: int
       the K evaluations, ``step (K,)`` and ``batch_loss (num_updates,)`` (each batch's loss before its update);
       the hook's final state (None without a hook).
     """
-    points = eval_points(num_updates, eval_every, first_eval)
-    every = eval_every or num_updates
+    points = eval_points(num_updates, eval_every, first_eval, eval_at)
     first, last, n_evals = points[0], points[-1], len(points)
     evaluate = evaluate or (lambda st: {})
     h_state = hook.init(state) if hook is not None else None
@@ -103,6 +116,9 @@ def train_loop(state: TrainState, schedule, num_updates: int, *, eval_every: int
 
     if remat:
         step = jax.checkpoint(step)
+    if eval_at is not None:
+        return _train_loop_at(step, (state, schedule.init()), h_state, points, num_updates, evaluate, hook)
+    every = eval_every or num_updates
 
     def steps(carry, start, stop):
         return jax.lax.scan(step, carry, jnp.arange(start, stop))
@@ -139,6 +155,40 @@ def train_loop(state: TrainState, schedule, num_updates: int, *, eval_every: int
     metrics = dict(metrics)
     metrics["step"] = jnp.asarray(points, jnp.int32)
     metrics["batch_loss"] = jnp.concatenate(losses)
+    return carry[0], metrics, h_state
+
+
+def _train_loop_at(step, carry, h_state, points: list[int], num_updates: int, evaluate, hook):
+    """`train_loop` with evaluations after the updates ``points``: a scan over the evaluations whose body runs
+    the updates since the previous one as a ``fori_loop`` (traced bounds: one compiled step for every stretch;
+    the bounds are the same for every run of a vmap, so it stays one loop)."""
+    at = jnp.asarray(points, jnp.int32)
+    starts = jnp.concatenate([jnp.zeros(1, jnp.int32), at[:-1] + 1])
+    loss_shape = jax.eval_shape(step, carry, jnp.int32(0))[1]
+    losses = jnp.zeros((num_updates, *loss_shape.shape), loss_shape.dtype)
+
+    def run(start, stop, carry, losses):
+        def body(s, c):
+            carry, losses = c
+            carry, loss = step(carry, s)
+            return carry, losses.at[s].set(loss)
+
+        return jax.lax.fori_loop(start, stop, body, (carry, losses))
+
+    def block(outer, k):
+        carry, h, losses = outer
+        carry, losses = run(starts[k], at[k] + 1, carry, losses)
+        metrics = evaluate(carry[0])
+        if hook is not None:
+            h = hook.update(h, carry[0], metrics, at[k])
+        return (carry, h, losses), metrics
+
+    (carry, h_state, losses), metrics = jax.lax.scan(block, (carry, h_state, losses), jnp.arange(len(points)))
+    if points[-1] + 1 < num_updates:  # steps after the last evaluation
+        carry, losses = run(points[-1] + 1, num_updates, carry, losses)
+    metrics = dict(metrics)
+    metrics["step"] = at
+    metrics["batch_loss"] = losses
     return carry[0], metrics, h_state
 
 

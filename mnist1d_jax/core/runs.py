@@ -35,12 +35,24 @@ from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.loop import Hook, best_on, train_loop
 from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle, Sequential, epochs_needed
-from mnist1d_jax.core.step import create_train_state, cross_entropy, make_optimizer
+from mnist1d_jax.core.step import OPTIMIZERS, create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.splits import Data
 from mnist1d_jax.nn.models import MODELS, get_model
 from mnist1d_jax.precision import NAMES as PRECISIONS
 from mnist1d_jax.precision import use_precision
-from mnist1d_jax.validation import Config, _Invalid, boolean, choice, fail, integer, option, optional, positive, real
+from mnist1d_jax.validation import (
+    Config,
+    _Invalid,
+    boolean,
+    choice,
+    fail,
+    integer,
+    option,
+    optional,
+    positive,
+    real,
+    tuple_of,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -64,7 +76,7 @@ class TrainConfig(Config):
     model: str = option("cnn", choice(*MODELS), "a model of the zoo")
     model_kwargs: tuple[tuple[str, Any], ...] = option((), _model_kwargs, "field overrides of the model")
     protocol: str = option("harness", choice("harness", "modern"), "batch order and checkpoint selection")
-    optimizer: str = option("adam", choice("adam", "adamw", "sgd"), "the optimiser")
+    optimizer: str = option("adam", choice(*OPTIMIZERS), "the optimiser")
     learning_rate: float = option(1e-2, positive(1e3), "learning rate")
     weight_decay: float = option(0.0, real(0.0, 10.0), "weight decay (coupled L2; decoupled for adamw)")
     momentum: float = option(0.9, real(0.0, 1.0, hi_open=True), "SGD momentum")
@@ -72,6 +84,8 @@ class TrainConfig(Config):
     batch_size: int = option(100, integer(1), "examples per batch")
     total_steps: int = option(6000, integer(1, 100_000_000), "T: T + 1 updates, as the original harness")
     eval_every: int = option(250, integer(1), "evaluate after every this many steps (step 0 included)")
+    eval_at: tuple[int, ...] | None = option(None, optional(tuple_of(integer(0), unique=True, increasing=True)),
+                                             "evaluate after exactly these steps instead (e.g. log-spaced)")
     # Training-set augmentation (improved baselines only; all 0 = off, the reproductions): see core.augment.
     augment_shift: int = option(0, integer(0, 10_000), "circular shifts of up to this many positions")
     augment_scale: float = option(0.0, real(0.0, 1.0, hi_open=True), "scaling by 1 + U(-s, s)")
@@ -87,6 +101,8 @@ class TrainConfig(Config):
         if self.eval_every > self.total_steps:
             fail(self, "eval_every", self.eval_every, f"must be <= total_steps={self.total_steps}: updates after "
                  "the last evaluation would never be evaluated")
+        if self.eval_at and self.eval_at[-1] > self.total_steps:
+            fail(self, "eval_at", self.eval_at, f"must be steps in 0..total_steps={self.total_steps}")
         fields = {f.name for f in dataclasses.fields(MODELS[self.model])} - {"parent", "name"}
         unknown = sorted(k for k, _ in self.model_kwargs if k not in fields)
         if unknown:
@@ -98,7 +114,7 @@ class TrainConfig(Config):
 
     @property
     def num_evals(self) -> int:
-        return self.total_steps // self.eval_every + 1
+        return len(self.eval_at) if self.eval_at else self.total_steps // self.eval_every + 1
 
     @property
     def augmentation(self) -> Augment | None:
@@ -169,7 +185,8 @@ def _train(key, data, config, hparams, model, mask, params, loss_fn, schedule, e
         hook = best_on("val_acc")
     state, metrics, kept = train_loop(
         state, schedule_for(data, config, order_key) if schedule is None else schedule, config.total_steps + 1,
-        eval_every=config.eval_every, first_eval=0, evaluate=evaluate or split_metrics(data), hook=hook,
+        eval_every=None if config.eval_at else config.eval_every, first_eval=None if config.eval_at else 0,
+        eval_at=config.eval_at or None, evaluate=evaluate or split_metrics(data), hook=hook,
         key=jax.random.fold_in(order_key, _AUGMENT_STREAM) if aug else None, remat=config.remat)
     summary = {}
     if "test_acc" in metrics:

@@ -162,9 +162,13 @@ def evaluate(state: TrainState, x: Array, y: Array) -> dict[str, Array]:
 # --------------------------------------------------------------------------------------------------------------
 # Optimisers
 # --------------------------------------------------------------------------------------------------------------
+OPTIMIZERS = ("adam", "adamw", "sgd", "lion")
+
+
 def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, momentum: float = 0.9,
                    schedule: str = "constant", total_steps: int | None = None) -> optax.GradientTransformation:
-    """Adam or SGD with momentum, with PyTorch's *coupled* weight decay (L2 added to the gradient), or AdamW.
+    """Adam, SGD with momentum or Lion (Chen et al. 2023, optax's ``lion``, β 0.9 / 0.99), with PyTorch's
+    *coupled* weight decay (L2 added to the gradient), or AdamW (decoupled).
 
     ``learning_rate`` and ``weight_decay`` may be traced arrays (vmap or differentiate through them). A
     Python ``weight_decay == 0`` skips the decay transform. ``schedule="cosine"`` decays the learning rate to 0
@@ -182,8 +186,10 @@ def make_optimizer(name: str = "adam", learning_rate=1e-2, weight_decay=0.0, mom
         base = optax.adam(learning_rate)
     elif name == "sgd":
         base = optax.sgd(learning_rate, momentum=momentum or None)
+    elif name == "lion":
+        base = optax.lion(learning_rate)
     else:
-        raise ValueError(f"optimizer={name!r}: use 'adam', 'adamw' or 'sgd'")
+        raise ValueError(f"optimizer={name!r}: use one of {', '.join(OPTIMIZERS)}")
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:
         return base
     return optax.chain(optax.add_decayed_weights(weight_decay), base)
@@ -204,5 +210,5 @@ def set_hyperparams(state: TrainState, **values) -> TrainState:
     return state.replace(opt_state=state.opt_state._replace(hyperparams=new))
 
 
-__all__ = ["LOSSES", "TrainState", "apply_mask", "create_train_state", "cross_entropy", "evaluate",
+__all__ = ["LOSSES", "OPTIMIZERS", "TrainState", "apply_mask", "create_train_state", "cross_entropy", "evaluate",
            "make_optimizer", "mse_onehot", "set_hyperparams", "train_step"]

@@ -35,68 +35,70 @@ Array = jax.Array
 ELEMENTWISE_MAX_TAPS = 8
 
 
-def conv_out_length(length: int, kernel_size: int, stride: int, padding: int) -> int:
-    """Output length ``floor((L + 2 * padding - k) / stride) + 1`` (as PyTorch's Conv1d)."""
-    return (length + 2 * padding - kernel_size) // stride + 1
+def conv_out_length(length: int, kernel_size: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output length ``floor((L + 2 * padding - d * (k - 1) - 1) / stride) + 1`` (as PyTorch's Conv1d)."""
+    return (length + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
-def patches_clb(h: Array, kernel_size: int, stride: int, padding: int) -> Array:
+def patches_clb(h: Array, kernel_size: int, stride: int, padding: int, dilation: int = 1) -> Array:
     """Convolution patches of channel-major activations ``(C, L, B) -> (C * k, L_out * B)``.
 
-    Row ``c * k + j`` holds input channel c at offset j, matching a kernel ``(C_out, C_in, k)`` reshaped to
-    ``(C_out, C_in * k)``.
+    Row ``c * k + j`` holds input channel c at offset ``j * dilation``, matching a kernel ``(C_out, C_in, k)``
+    reshaped to ``(C_out, C_in * k)``.
     """
     c, length, b = h.shape
-    l_out = conv_out_length(length, kernel_size, stride, padding)
+    l_out = conv_out_length(length, kernel_size, stride, padding, dilation)
     if l_out < 1:
         raise ValueError(f"convolution output is empty: L={length}, k={kernel_size}, pad={padding}")
     hp = jnp.pad(h, ((0, 0), (padding, padding), (0, 0)))
     span = stride * (l_out - 1) + 1
     # k strided slices rather than a gather: XLA fuses them (and the pad) into a single copy loop.
-    cols = jnp.stack([hp[:, j : j + span : stride, :] for j in range(kernel_size)], axis=1)  # (C, k, L_out, B)
+    cols = jnp.stack([hp[:, j * dilation : j * dilation + span : stride, :] for j in range(kernel_size)],
+                     axis=1)  # (C, k, L_out, B)
     return cols.reshape(c * kernel_size, l_out * b)
 
 
-def _conv_matmul(h: Array, kernel: Array, stride: int, padding: int) -> Array:
+def _conv_matmul(h: Array, kernel: Array, stride: int, padding: int, dilation: int = 1) -> Array:
     """Patches times kernel, no bias: ``(C_in, L, B), (C_out, C_in, k) -> (C_out, L_out, B)``."""
     c_out, c_in, k = kernel.shape
-    p = patches_clb(h, k, stride, padding)
+    p = patches_clb(h, k, stride, padding, dilation)
     out = kernel.reshape(c_out, c_in * k) @ p  # (C_out, L_out * B): the fast, lane-friendly product
     return out.reshape(c_out, -1, h.shape[-1])
 
 
-def _conv_elementwise(h: Array, kernel: Array, stride: int, padding: int) -> Array:
+def _conv_elementwise(h: Array, kernel: Array, stride: int, padding: int, dilation: int = 1) -> Array:
     """The same as ``_conv_matmul`` as a sum of ``C_in * k`` broadcast products (for few taps)."""
     c_out, c_in, k = kernel.shape
-    l_out = conv_out_length(h.shape[1], k, stride, padding)
+    l_out = conv_out_length(h.shape[1], k, stride, padding, dilation)
     span = stride * (l_out - 1) + 1
     hp = jnp.pad(h, ((0, 0), (padding, padding), (0, 0)))
-    terms = [kernel[:, c, j, None, None] * hp[c, None, j:j + span:stride, :] for c in range(c_in) for j in range(k)]
+    terms = [kernel[:, c, j, None, None] * hp[c, None, j * dilation:j * dilation + span:stride, :]
+             for c in range(c_in) for j in range(k)]
     return sum(terms[1:], terms[0])
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4))
-def _conv_bias_cpu(h: Array, kernel: Array, bias: Array, stride: int, padding: int) -> Array:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
+def _conv_bias_cpu(h: Array, kernel: Array, bias: Array, stride: int, padding: int, dilation: int = 1) -> Array:
     c_out, c_in, k = kernel.shape
     if c_in * k <= ELEMENTWISE_MAX_TAPS:
-        out = _conv_elementwise(h, kernel, stride, padding)
+        out = _conv_elementwise(h, kernel, stride, padding, dilation)
     else:
-        out = _conv_matmul(h, kernel, stride, padding)
+        out = _conv_matmul(h, kernel, stride, padding, dilation)
     return out + bias[:, None, None]
 
 
-def _conv_bias_cpu_jvp(stride, padding, primals, tangents):
+def _conv_bias_cpu_jvp(stride, padding, dilation, primals, tangents):
     # The derivative is always the matrix-product form (linear in each tangent), whatever the forward kernel:
     # its transpose (reverse mode) is then the patches product for the kernel gradient and the transposed
     # patches for the input gradient. Symbolic zeros (e.g. the data, never differentiated) cost nothing.
     h, kernel, bias = primals
     dh, dkernel, dbias = tangents
-    out = _conv_bias_cpu(h, kernel, bias, stride, padding)
+    out = _conv_bias_cpu(h, kernel, bias, stride, padding, dilation)
     tangent = jnp.zeros_like(out)
     if not isinstance(dh, SymbolicZero):
-        tangent = tangent + _conv_matmul(dh, kernel, stride, padding)
+        tangent = tangent + _conv_matmul(dh, kernel, stride, padding, dilation)
     if not isinstance(dkernel, SymbolicZero):
-        tangent = tangent + _conv_matmul(h, dkernel, stride, padding)
+        tangent = tangent + _conv_matmul(h, dkernel, stride, padding, dilation)
     if not isinstance(dbias, SymbolicZero):
         tangent = tangent + dbias[:, None, None]
     return out, tangent
@@ -105,19 +107,21 @@ def _conv_bias_cpu_jvp(stride, padding, primals, tangents):
 _conv_bias_cpu.defjvp(_conv_bias_cpu_jvp, symbolic_zeros=True)
 
 
-def _conv_bias_xla(h: Array, kernel: Array, bias: Array, stride: int, padding: int) -> Array:
-    out = jax.lax.conv_general_dilated(h, kernel, (stride,), [(padding, padding)],
+def _conv_bias_xla(h: Array, kernel: Array, bias: Array, stride: int, padding: int, dilation: int = 1) -> Array:
+    out = jax.lax.conv_general_dilated(h, kernel, (stride,), [(padding, padding)], rhs_dilation=(dilation,),
                                        dimension_numbers=("CWN", "OIW", "CWN"))
     return out + bias[:, None, None]
 
 
-def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, padding: int = 0) -> Array:
+def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, padding: int = 0,
+               dilation: int = 1) -> Array:
     """1-D convolution (cross-correlation, as PyTorch) of channel-major activations.
 
     Args:
       h: ``(C_in, L, B)``.
       kernel: ``(C_out, C_in, k)`` (PyTorch layout).
       bias: ``(C_out,)`` or None.
+      dilation: spacing of the kernel's taps (PyTorch's ``dilation``).
     Returns:
       ``(C_out, L_out, B)`` with explicit symmetric zero padding ``padding`` on both sides. Forward and reverse
       mode and derivatives of derivatives all work, on either implementation.
@@ -125,7 +129,7 @@ def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, pad
     c_out, c_in, k = kernel.shape
     if h.shape[0] != c_in:
         raise ValueError(f"input has {h.shape[0]} channels, kernel expects {c_in}")
-    if conv_out_length(h.shape[1], k, stride, padding) < 1:
+    if conv_out_length(h.shape[1], k, stride, padding, dilation) < 1:
         raise ValueError(f"convolution output is empty: L={h.shape[1]}, k={k}, pad={padding}")
     if bias is None:
         bias = jnp.zeros((c_out,), kernel.dtype)
@@ -133,7 +137,7 @@ def conv1d_clb(h: Array, kernel: Array, bias: Array | None, stride: int = 1, pad
     # the same rounded operands (the straight-through derivative). Under float32 h and kernel are unchanged.
     h, kernel = emulate(h), emulate(kernel)
     impl = _conv_bias_cpu if on_cpu() else _conv_bias_xla
-    return impl(h, kernel, bias, stride, padding)
+    return impl(h, kernel, bias, stride, padding, dilation)
 
 
 def conv1d(x: Array, kernel: Array, bias: Array | None, stride: int = 1, padding: int = 0) -> Array:

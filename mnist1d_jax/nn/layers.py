@@ -53,6 +53,7 @@ class Conv1dCLB(nn.Module):
     stride: int = 1
     padding: int = 1
     init_scheme: str = "torch"
+    dilation: int = 1
 
     @nn.compact
     def __call__(self, h: Array) -> Array:
@@ -65,7 +66,7 @@ class Conv1dCLB(nn.Module):
             w_init = lecun_or_torch(self.init_scheme, fan_in, False)
         kernel = self.param("kernel", w_init, shape)
         bias = self.param("bias", lecun_or_torch(self.init_scheme, fan_in, True), (self.features,))
-        return conv1d_clb(h, kernel, bias, self.stride, self.padding)
+        return conv1d_clb(h, kernel, bias, self.stride, self.padding, self.dilation)
 
 
 class PReLU(nn.Module):

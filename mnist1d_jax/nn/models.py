@@ -110,6 +110,8 @@ class CNN(nn.Module):
 
     Activations are channel-major ``(C, L, B)`` inside (see ``layers``); the flatten order is PyTorch's
     ``c * L + l``. ``(B, 40) -> (B, num_classes)``, or ``(B, C_last * L_last)`` features when ``head=False``.
+    ``return_layers=True`` returns ``([layer_1 (B, C_1 * L_1), ..., layer_n], logits)``: every convolution's
+    activations (after the activation and any pooling) and the logits, with the same parameters.
     """
 
     channels: Sequence[int] = (25, 25, 25)
@@ -121,21 +123,122 @@ class CNN(nn.Module):
     num_classes: int = 10
     head: bool = True
     init_scheme: str = "torch"
+    return_layers: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         if not len(self.channels) == len(self.kernel_sizes) == len(self.strides):
             raise ValueError("channels, kernel_sizes and strides must have the same length")
         h = to_clb(x)  # (1, L, B)
+        layers = []
         for c, k, s in zip(self.channels, self.kernel_sizes, self.strides, strict=True):
             h = Conv1dCLB(c, k, stride=s, padding=self.padding, init_scheme=self.init_scheme)(h)
             h = make_activation(self.activation, c, axis=0)(h)
             if self.pool is not None:
                 h = _pool_clb(h, self.pool)
-        feats = h.reshape(-1, h.shape[-1]).T  # (B, C * L), PyTorch flatten order
+            layers.append(h.reshape(-1, h.shape[-1]).T)  # (B, C * L), PyTorch flatten order
+        feats = layers[-1]
         if not self.head:
             return feats
-        return Dense(self.num_classes, init_scheme=self.init_scheme)(feats)
+        logits = Dense(self.num_classes, init_scheme=self.init_scheme)(feats)
+        return (layers, logits) if self.return_layers else logits
+
+
+def _flatten_clb(h: Array) -> Array:
+    """``(C, L, B) -> (B, C * L)`` in PyTorch's flatten order."""
+    return h.reshape(-1, h.shape[-1]).T
+
+
+class ResCNN(nn.Module):
+    """A residual 1-D CNN: a stride-2 stem, then stages of residual blocks at halving lengths, a linear head.
+
+    Stem ``conv(C, k=5, stride 2, pad 2)``: 40 -> 20; every stage is ``blocks`` residual blocks
+    ``h + conv(act(conv(h)))`` (k = 3, pad 1, same length) followed by an activation, stages after the first
+    start with a ``conv(C, k=3, stride 2, pad 1)`` (20 -> 10). Flatten, ``Dense(num_classes)``. Default
+    (25 channels, 2 stages of 1 block): 12,160 parameters. ``(B, 40) -> (B, num_classes)``.
+    """
+
+    channels: int = 25
+    stages: int = 2
+    blocks: int = 1
+    activation: Any = "relu"
+    num_classes: int = 10
+    init_scheme: str = "torch"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        c, scheme = self.channels, self.init_scheme
+        h = make_activation(self.activation, c, axis=0)(Conv1dCLB(c, 5, stride=2, padding=2, init_scheme=scheme)(
+            to_clb(x)))
+        for stage in range(self.stages):
+            if stage > 0:
+                h = make_activation(self.activation, c, axis=0)(Conv1dCLB(c, 3, stride=2, padding=1,
+                                                                          init_scheme=scheme)(h))
+            for _ in range(self.blocks):
+                a = make_activation(self.activation, c, axis=0)(Conv1dCLB(c, 3, padding=1, init_scheme=scheme)(h))
+                h = make_activation(self.activation, c, axis=0)(h + Conv1dCLB(c, 3, padding=1,
+                                                                              init_scheme=scheme)(a))
+        return Dense(self.num_classes, init_scheme=scheme)(_flatten_clb(h))
+
+
+class TCN(nn.Module):
+    """A temporal convolutional network (Bai, Kolter & Koltun 2018): residual blocks of causal dilated
+    convolutions, read out at the last time step.
+
+    Block i: ``act(h + conv_d(act(conv_d(h))))`` with ``d = dilations[i]``, kernel ``k``, left (causal) zero
+    padding ``d * (k - 1)`` so that output t sees inputs <= t only; the first block's skip is a 1x1
+    convolution from the single input channel. Receptive field ``1 + 2 (k - 1) sum(d)`` (61 for the default
+    k = 3, d = 1, 2, 4, 8: the whole 40-step signal reaches the last step). ``Dense(num_classes)`` on the last
+    step's ``C`` features. Default (16 channels): 5,754 parameters. ``(B, 40) -> (B, num_classes)``.
+    """
+
+    channels: int = 16
+    kernel_size: int = 3
+    dilations: Sequence[int] = (1, 2, 4, 8)
+    activation: Any = "relu"
+    num_classes: int = 10
+    init_scheme: str = "torch"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        c, k, scheme = self.channels, self.kernel_size, self.init_scheme
+        h = to_clb(x)
+
+        def causal(h, d):
+            pad = jnp.pad(h, ((0, 0), (d * (k - 1), 0), (0, 0)))  # left only: no output sees the future
+            return Conv1dCLB(c, k, padding=0, dilation=d, init_scheme=scheme)(pad)
+
+        for i, d in enumerate(self.dilations):
+            skip = Conv1dCLB(c, 1, padding=0, init_scheme=scheme)(h) if i == 0 else h
+            a = make_activation(self.activation, c, axis=0)(causal(h, d))
+            h = make_activation(self.activation, c, axis=0)(skip + causal(a, d))
+        return Dense(self.num_classes, init_scheme=scheme)(h[:, -1, :].T)
+
+
+class DilatedCNN(nn.Module):
+    """A dilated 1-D CNN (no residuals, no striding): ``conv(C, k, dilation d, pad d (k - 1) / 2)`` for each
+    ``d`` in ``dilations`` (the length stays 40), activation after each, flatten, ``Dense(num_classes)``.
+    Receptive field ``1 + (k - 1) sum(d)`` (31 for the default k = 3, d = 1, 2, 4, 8). Default (16 channels):
+    8,826 parameters. ``(B, 40) -> (B, num_classes)``.
+    """
+
+    channels: int = 16
+    kernel_size: int = 3
+    dilations: Sequence[int] = (1, 2, 4, 8)
+    activation: Any = "relu"
+    num_classes: int = 10
+    init_scheme: str = "torch"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        if (self.kernel_size - 1) % 2:
+            raise ValueError(f"kernel_size={self.kernel_size}: use an odd kernel (symmetric padding)")
+        h = to_clb(x)
+        for d in self.dilations:
+            h = Conv1dCLB(self.channels, self.kernel_size, padding=d * (self.kernel_size - 1) // 2, dilation=d,
+                          init_scheme=self.init_scheme)(h)
+            h = make_activation(self.activation, self.channels, axis=0)(h)
+        return Dense(self.num_classes, init_scheme=self.init_scheme)(_flatten_clb(h))
 
 
 class BiGRU(nn.Module):
@@ -198,11 +301,13 @@ class ContrastiveCNN(nn.Module):
         return layers
 
 
-MODELS = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": BiGRU}
+MODELS = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": BiGRU, "rescnn": ResCNN, "tcn": TCN,
+          "dilated_cnn": DilatedCNN}
 
 
 def get_model(name: str, **kwargs) -> nn.Module:
-    """A model by name (``logistic``, ``mlp``, ``cnn``, ``gru``) with keyword overrides of its fields."""
+    """A model by name (``logistic``, ``mlp``, ``cnn``, ``gru``; beyond Table 1 ``rescnn``, ``tcn``,
+    ``dilated_cnn``) with keyword overrides of its fields."""
     try:
         cls = MODELS[name]
     except KeyError:
@@ -227,5 +332,5 @@ def width_model_params(kind: str, width: int) -> int:
     return 6 * width * width + 58 * width + 10
 
 
-__all__ = ["BiGRU", "CNN", "ContrastiveCNN", "Logistic", "MLP", "MODELS", "count_params", "get_model",
-           "init_params", "width_model", "width_model_params"]
+__all__ = ["BiGRU", "CNN", "ContrastiveCNN", "DilatedCNN", "Logistic", "MLP", "MODELS", "ResCNN", "TCN", "count_params",
+           "get_model", "init_params", "width_model", "width_model_params"]

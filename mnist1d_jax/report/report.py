@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mnist1d_jax.report.results import atomic_write, provenance
 from mnist1d_jax.report.runner import load_record, record_paths, study_module
-from mnist1d_jax.studies import STUDIES
+from mnist1d_jax.studies import BEYOND, STUDIES
 
 _MODES = {"default": "our multi-seed defaults", "paper": "the paper's own run counts (`--seeds paper`)"}
 
@@ -33,13 +33,22 @@ def _load(module, out: Path) -> tuple[dict | None, Exception | None]:
         return None, err
 
 
-def write_report(out: Path, state: dict, quick: bool) -> Path:
-    """Write ``out/REPORT.md`` from the records in ``out`` and the runtimes in ``state`` (reproduce's)."""
+def write_report(out: Path, state: dict, quick: bool, classes=None) -> Path:
+    """Write ``out/REPORT.md`` from the records in ``out`` and the runtimes in ``state`` (reproduce's);
+    ``classes``: the class subset the studies ran under (``data.classes.resolve_classes``), said at the top."""
+    from mnist1d_jax.data.classes import classes_text, held_out_classes, is_subset
+
     out = Path(out)
-    modules = [study_module(name) for name in STUDIES]
+    # the studies beyond the paper appear once they have run (a paper-seeds folder never has them)
+    beyond = [name for name in BEYOND if name in state or record_paths(out, study_module(name))[0].exists()]
+    modules = [study_module(name) for name in (*STUDIES, *beyond)]
     lines = ["# MNIST-1D in JAX: the paper reproduced", ""]
     if quick:
         lines += ["**Quick mode: tiny configs that check the pipeline; these numbers are not results.**", ""]
+    subset = is_subset(classes)
+    if subset:
+        lines += [f"**Class subset: trained on digits {classes_text(classes)}, digits "
+                  f"{classes_text(held_out_classes(classes))} held out; the paper's numbers are for all ten.**", ""]
     total = sum(entry.get("seconds", 0.0) for entry in state.values() if not entry.get("failed"))
     separately = [m.NAME for m in modules if m.NAME not in state and record_paths(out, m)[0].exists()]
     modes = sorted({entry.get("seeds", "default") for entry in state.values() if not entry.get("failed")})
@@ -71,10 +80,15 @@ def write_report(out: Path, state: dict, quick: bool) -> Path:
                  + (" (studies run separately not included)" if separately else "")
                  + f" | | **{original_total:.0f}** |")
     for m in modules:
+        if beyond and m.NAME == beyond[0]:
+            lines += ["", "# Beyond the paper", "", "Studies the paper does not have (run by `reproduce` with the "
+                      "default seeds). Their *paper* column holds a paper number only where one applies.", ""]
         lines += ["", f"## {m.TITLE}", ""]
         failed = state.get(m.NAME, {}).get("failed")
         if not record_paths(out, m)[0].exists():
-            lines.append("**Failed in the last run** (see its output); no record." if failed else "Not run yet.")
+            why = getattr(m, "REFUSES_CLASS_SUBSET", None) if subset else None
+            lines.append("**Failed in the last run** (see its output); no record." if failed else
+                         f"Not run: it refuses a class subset ({why})." if why else "Not run yet.")
             continue
         if failed:
             lines += ["**The last run of this study failed; the numbers below are from an earlier run.**", ""]

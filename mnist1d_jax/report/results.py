@@ -53,18 +53,25 @@ def devices() -> dict[str, Any] | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Versions of Python and the numerical stack, the git commit, the machine, the devices and the time."""
+    """Versions of Python and the numerical stack, the git commit, the machine, the devices (with the matmul
+    precision), the class subset in effect (``"classes"``: the kept digits, ``"held_out_classes"``: the others,
+    empty without a subset; ``data.classes``) and the time."""
+    from mnist1d_jax.data.classes import current_classes, held_out_classes
+
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    kept = current_classes()
     return {
         "versions": versions,
         "git_commit": _git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "devices": devices(),
+        "classes": list(kept),
+        "held_out_classes": list(held_out_classes(kept)),
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -12,9 +12,12 @@ A study is a module of ``mnist1d_jax.studies`` with
 
 `run_study` does the rest: it checks the output folder before any work, runs the study under the matmul
 precision policy (``precision.py``: float32 unless ``set_precision``, the CLI's ``--precision`` or
-``$MNIST1D_JAX_PRECISION`` say otherwise), resumes from the study's store, writes the record (JSON with config,
-seeds, versions, devices and the precision; arrays beside it as ``<NAME>.npz``) and draws the figures from it;
-a figure and its JSON appear together or not at all.
+``$MNIST1D_JAX_PRECISION`` say otherwise) and the class-subset policy (``data.classes``: all ten digits unless
+``set_classes``, the CLI's ``--classes`` or ``$MNIST1D_JAX_CLASSES`` say otherwise; a study that cannot run on
+a subset says so in ``REFUSES_CLASS_SUBSET`` and is refused before any work), resumes from the study's store,
+writes the record (JSON with config, seeds, versions, devices, the precision and the kept / held-out digits;
+arrays beside it as ``<NAME>.npz``) and draws the figures from it; a figure and its JSON appear together or not
+at all.
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ class Context:
 
 def study_module(name: str) -> ModuleType:
     """The study module ``mnist1d_jax.studies.<name>``."""
-    from mnist1d_jax.studies import EXTRA, STUDIES
+    from mnist1d_jax.studies import ALL
 
-    if name not in STUDIES + EXTRA:
-        raise ValueError(f"unknown study {name!r}; the studies are {', '.join(STUDIES + EXTRA)}")
+    if name not in ALL:
+        raise ValueError(f"unknown study {name!r}; the studies are {', '.join(ALL)}")
     return importlib.import_module(f"mnist1d_jax.studies.{name}")
 
 
@@ -108,14 +111,29 @@ def remove_stale_temporaries(out: Path, module: ModuleType) -> None:
         stale.unlink(missing_ok=True)
 
 
-def state_folder(out: Path, module: ModuleType, precision: str | None = None) -> Path:
+def state_folder(out: Path, module: ModuleType, precision: str | None = None, classes=None) -> Path:
     """Where a study's partial results are kept: ``out/.<NAME>_state/``, or ``.<NAME>_state_<precision>/`` under
-    a reduced matmul precision (``precision.resolve(precision)``), so that runs under different settings never
-    reuse each other's partial results."""
+    a reduced matmul precision (``precision.resolve(precision)``), and with ``_classes_<digits>`` added under a
+    class subset (``data.classes.resolve_classes(classes)``, e.g. ``.<NAME>_state_classes_0-7``), so that runs
+    under different settings never reuse each other's partial results."""
+    from mnist1d_jax.data.classes import classes_text, is_subset
     from mnist1d_jax.precision import resolve
 
     name = resolve(precision)
-    return Path(out) / (f".{module.NAME}_state" if name == "float32" else f".{module.NAME}_state_{name}")
+    folder = f".{module.NAME}_state" if name == "float32" else f".{module.NAME}_state_{name}"
+    if is_subset(classes):
+        folder += f"_classes_{classes_text(classes)}"
+    return Path(out) / folder
+
+
+def check_classes(module: ModuleType, classes=None) -> None:
+    """Raise ``data.classes.ClassSubsetError`` (one line) when ``resolve_classes(classes)`` holds digits out and
+    the study refuses a subset (its ``REFUSES_CLASS_SUBSET`` says why)."""
+    from mnist1d_jax.data.classes import refuse_class_subset
+
+    why = getattr(module, "REFUSES_CLASS_SUBSET", None)
+    if why:
+        refuse_class_subset(module.NAME, why, classes)
 
 
 def record_paths(out: Path, module: ModuleType) -> tuple[Path, Path]:
@@ -138,22 +156,27 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     """Run a study (default config: the paper's), write its record and figures into ``out``; return the record.
 
     ``resume``: reuse the partial results of an interrupted earlier run with the same settings (kept in
-    ``out/.<NAME>_state/``); ``figures=False`` skips drawing. After ``jax.distributed.initialize()`` every
+    `state_folder`); ``figures=False`` skips drawing. A study that refuses the class subset in effect raises
+    ``ClassSubsetError`` before anything is written. After ``jax.distributed.initialize()`` every
     process runs the study and gets the record; only process 0 touches ``out``.
     """
     from mnist1d_jax.core.parallel import is_writer
+    from mnist1d_jax.data.classes import resolve_classes, use_classes
     from mnist1d_jax.precision import resolve, use_precision
 
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
     out = Path(out)
+    classes = resolve_classes()
+    check_classes(module, classes)
     if is_writer():
         check_output_folder(out)
         remove_stale_temporaries(out, module)
     precision = resolve()
-    ctx = Context(store=Store(state_folder(out, module, precision) if resume else None), progress=progress)
+    ctx = Context(store=Store(state_folder(out, module, precision, classes) if resume else None), progress=progress)
     start, cpu = time.perf_counter(), time.process_time()
-    with use_precision(precision):  # every program the study compiles, and the provenance, see the setting
+    # every program the study compiles, all its data, and the provenance see the settings
+    with use_precision(precision), use_classes(classes):
         record = module.run(config, ctx)
         record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
                   "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
@@ -193,5 +216,6 @@ def redraw(module: ModuleType | str, out: str | Path = "figures") -> list[Path]:
     return list(module.draw(load_record(module, out), Path(out)))
 
 
-__all__ = ["Context", "OutputError", "check_output_file", "check_output_folder", "load_record", "record_paths",
-           "redraw", "remove_stale_temporaries", "run_study", "state_folder", "study_module", "write_record"]
+__all__ = ["Context", "OutputError", "check_classes", "check_output_file", "check_output_folder", "load_record",
+           "record_paths", "redraw", "remove_stale_temporaries", "run_study", "state_folder", "study_module",
+           "write_record"]

@@ -28,6 +28,8 @@ from mnist1d_jax.validation import Config, integer, option
 NAME = "dataset"
 TITLE = "The dataset (Fig. 1) and its exactness"
 ORIGINAL_MINUTES = 0.1
+# A class subset (data.classes) is refused: this study checks the generator itself.
+REFUSES_CLASS_SUBSET = "it checks the generator against the frozen file's fingerprints, all ten digits by definition"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +217,10 @@ def write_dataset_figure(data_path=None, png_path="figures/dataset.png") -> tupl
 
 def run(config: DatasetStudyConfig, ctx=None) -> dict:
     """The exactness checks and what the figure shows (the dataset itself is regenerated exactly by `draw`)."""
+    from mnist1d_jax.data.classes import refuse_class_subset
     from mnist1d_jax.data.io import arrays_sha256
+
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
 
     dataset = make_dataset()
     return {"checks": checks(), "dataset_config": dataset.config.to_dict(),

@@ -61,6 +61,10 @@ from mnist1d_jax.validation import (
 NAME = "double_descent"
 TITLE = "Deep double descent (Fig. 4)"
 ORIGINAL_MINUTES = 46.0
+# A class subset (data.classes) is refused: the original label noise draws from all ten digits.
+REFUSES_CLASS_SUBSET = ("its label noise replays the original notebook's draws over all 4,000 training labels "
+                        "and relabels examples with any of the ten digits, putting held-out digits back into "
+                        "training")
 
 N_TRAIN, N_CLASSES = 4000, 10
 PANELS = ("mlp_clean", "mlp_noisy", "cnn_noisy", "mlp_noisy_mse")
@@ -138,6 +142,9 @@ def total_points(config: DoubleDescentConfig) -> int:
 def run(config: DoubleDescentConfig, ctx) -> dict:
     """Every panel, bucket by bucket (each finished bucket kept in ``ctx.store``); the record has per panel the
     widths, parameter counts and (width, seed) tables of errors (%) and losses, the peak and the timing."""
+    from mnist1d_jax.data.classes import refuse_class_subset
+
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
     dcfg = DatasetConfig(num_samples=16000, train_split=0.25, seed=config.data_seed)
     ds = get_dataset(dcfg)
     y_noisy, noise_info = label_noise(ds.y, dcfg, config.noise)

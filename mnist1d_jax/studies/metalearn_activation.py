@@ -127,7 +127,8 @@ def make_tasks(config: ActivationStudyConfig):
     """Per seed: the fixed inner task (batches, init, noise keys) and g's initial parameters, stacked [S, ...]."""
     from mnist1d_jax.data.io import get_dataset
 
-    data = get_dataset(DatasetConfig(num_samples=config.num_samples))
+    # prepare_data: under a class subset (data.classes) the inner tasks see only the kept digits
+    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)))
     cfg = config.inner()
     keys = jnp.stack([jax.random.key(s) for s in config.seeds])
 

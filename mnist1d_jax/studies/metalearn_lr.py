@@ -299,8 +299,10 @@ def _run_estimator(est: metalib.Estimator, config: LRStudyConfig, lr0, params0, 
 def run(config: LRStudyConfig, ctx) -> dict:
     """All runs in one compiled, vmapped outer scan (a progress bar per chunk of outer steps)."""
     from mnist1d_jax.data.io import get_dataset
+    from mnist1d_jax.data.splits import prepare_data
 
-    data = get_dataset(DatasetConfig(num_samples=config.num_samples))
+    # prepare_data: under a class subset (data.classes) the inner runs see only the kept digits
+    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)))
     batches = sequential_batches(data.x, data.y, config.inner_steps, config.batch_size)
     runs = runs_of(config)
     bar = ctx.bar(config.outer_steps, f"metalearn-lr ({len(runs)} runs, one vmapped scan)", "outer step")

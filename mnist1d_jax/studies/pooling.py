@@ -107,9 +107,10 @@ def run(config: PoolingConfig, ctx) -> dict:
         done = ctx.store.get(key, tag)
         if done is None:
             data_config = dataset_config(size, config.test_size)
-            data = prepare_data(make_dataset(data_config))
-            if data.x.shape[0] != size:
-                raise RuntimeError(f"{data_config} gives {data.x.shape[0]} training examples, not {size}")
+            generated = make_dataset(data_config)
+            if len(generated.x) != size:
+                raise RuntimeError(f"{data_config} gives {len(generated.x)} training examples, not {size}")
+            data = prepare_data(generated)  # under a class subset (data.classes): the kept digits' rows of it
             start = time.perf_counter()
             _, metrics, summary = train_seeds(keys, data, train_config(variant, config))
             done = {"test_acc": np.asarray(metrics["test_acc"]),  # (seeds, evals)

@@ -31,6 +31,7 @@ from mnist1d_jax.core.loop import train_loop
 from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.core.step import create_train_state
 from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import ContrastiveCNN
 from mnist1d_jax.report.figures import DIGIT_COLORS, save_figure
 from mnist1d_jax.report.results import mean_std, seeds_text
@@ -154,10 +155,11 @@ def linear_probe(train_features, y_train, test_features, y_test, c: float = 1.0,
 def run(config: SSLConfig, ctx) -> dict:
     """Train every projector variant over the seeds and probe every layer; each finished variant is kept in
     ``ctx.store`` (resumable)."""
-    data = make_dataset()
-    x_train, x_test = jnp.asarray(data.x, jnp.float32), jnp.asarray(data.x_test, jnp.float32)
+    raw = make_dataset()
+    data = prepare_data(raw)  # float32 / int32; only the kept digits under a class subset (data.classes)
+    x_train, x_test = data.x, data.x_test
     keys = jax.random.split(jax.random.key(42), config.seeds)
-    y_train, y_test = jnp.asarray(data.y), jnp.asarray(data.y_test)
+    y_train, y_test = data.y, data.y_test
     probe = partial(linear_probe, iterations=config.probe_iterations)
     pixel = float(jax.jit(probe)(x_train, y_train, x_test, y_test))
     probes_over_seeds = jax.jit(jax.vmap(probe, in_axes=(0, None, 0, None)))  # compiled once per feature width
@@ -192,7 +194,7 @@ def run(config: SSLConfig, ctx) -> dict:
         from sklearn.manifold import TSNE
 
         arrays["tsne"] = TSNE(metric="cosine", init="pca", random_state=0).fit_transform(arrays["z_train_seed0"])
-        arrays["labels"] = data.y
+        arrays["labels"] = np.asarray(data.y, np.asarray(raw.y).dtype)
     arrays.pop("z_train_seed0", None)
     return {"variants": variants, "pixel_probe": pixel, "arrays": arrays}
 

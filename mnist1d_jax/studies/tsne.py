@@ -10,7 +10,7 @@ panel uses scikit-learn's bundled 8x8 digits (1,797 images, UCI) and says so; a 
 instead (``mnist_path``).
 
 Beyond the picture we report a number for the claim: leave-one-out k-nearest-neighbour accuracy in input
-space (k = 10, Euclidean).
+space (k = 10, Euclidean). Under a class subset (``data.classes``) both datasets keep only those digits.
 """
 
 from __future__ import annotations
@@ -85,12 +85,18 @@ def run(config: TSNEConfig, ctx=None) -> dict:
     """Embed both datasets; the record holds the numbers and, in ``arrays``, the embeddings and labels."""
     from sklearn.manifold import TSNE
 
+    from mnist1d_jax.data.classes import classes_text, current_classes, is_subset
+
     data = make_dataset()
     sets = {
         "image_digits": load_image_digits(config),
         "mnist1d": ("MNIST-1D (frozen train + test)", np.concatenate([data.x, data.x_test]),
                     np.concatenate([data.y, data.y_test])),
     }
+    if is_subset():  # a class subset (data.classes): both embeddings show only the kept digits
+        kept = current_classes()
+        sets = {key: (f"{name}, digits {classes_text(kept)}", x[np.isin(y, kept)], y[np.isin(y, kept)])
+                for key, (name, x, y) in sets.items()}
     record = {"datasets": {}}
     arrays = {}
     for key, (name, x, y) in sets.items():
@@ -125,7 +131,7 @@ def draw(record: dict, out: str | Path) -> list[Path]:
         info = record["datasets"][key]
         emb, labels = arrays[f"{key}_embedding"], arrays[f"{key}_labels"]
         ax.scatter(emb[:, 0], emb[:, 1], c=[DIGIT_COLORS[c] for c in labels], s=3, linewidths=0)
-        for c in range(10):
+        for c in np.unique(labels):  # the digits present (a class subset keeps only some)
             mx, my = np.median(emb[labels == c], axis=0)
             ax.text(mx, my, str(c), fontsize=14, weight="bold", ha="center", va="center")
         ax.set_title(

@@ -140,3 +140,57 @@ def test_every_commands_help_prints(capsys):
             parser.parse_args([name, "--help"])
         assert stop.value.code == 0, name
         assert "--" in capsys.readouterr().out, name
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The global --classes option (data.classes)
+# --------------------------------------------------------------------------------------------------------------
+def test_every_command_takes_the_classes_before_or_after_its_name():
+    from mnist1d_jax.cli.app import build_parser
+
+    parser = build_parser()
+    for name, command in parser._subparsers._group_actions[0].choices.items():
+        assert "--classes" in command._option_string_actions, name
+        if not any(action.required for action in command._actions):  # parses without further arguments
+            assert parser.parse_args([name, "--classes", "0-7"]).classes == tuple(range(8)), name
+    assert parser.parse_args(["--classes", "0,2,4", "train"]).classes == (0, 2, 4)
+    assert parser.parse_args(["--classes", "0-3", "train", "--classes", "0-3,8"]).classes == (0, 1, 2, 3, 8)
+    assert parser.parse_args(["train"]).classes is None  # main resolves it: $MNIST1D_JAX_CLASSES, else all ten
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--classes", "0-10", "train"], "argument --classes: '0-10': digit 10 is out of range"),
+    (["train", "--classes", ""], "argument --classes: '' names no digit"),
+    (["tsne", "--quick", "--classes", "3,3"], "argument --classes: '3,3': digit 3 is given twice"),
+    (["--classes", "0-7", "data", "-o", "d.npz"], "`data` always covers all ten"),
+])
+def test_bad_classes_are_one_line_exit_2(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and fragment in err and err.strip().count("\n") == 0
+
+
+def test_a_bad_classes_environment_variable_is_one_line_exit_2(capsys, monkeypatch):
+    from mnist1d_jax.data import classes
+
+    monkeypatch.setenv(classes.ENV_VAR, "0-99")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--seeds", "1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "$MNIST1D_JAX_CLASSES='0-99': digit 99 is out of range" in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_refusing_study_says_why_in_one_line_and_writes_nothing(tmp_path, capsys, where):
+    from mnist1d_jax.data.classes import current_classes
+
+    out = tmp_path / "figs"
+    argv = ["dataset", "--quick", "--out", str(out)]
+    argv = ["--classes", "0-7", *argv] if where == "before" else [*argv, "--classes", "0-7"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mnist1d-jax dataset: error: dataset cannot run on a class subset (--classes 0-7): it "
+                          "checks the generator") and err.count("\n") == 1
+    assert not out.exists()
+    assert len(current_classes()) == 10  # the option held for the command only

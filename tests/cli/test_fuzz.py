@@ -16,12 +16,12 @@ from mnist1d_jax.cli.builder import NONE, _kind, _number
 from mnist1d_jax.cli.train import TrainCommand
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.report.runner import study_module
-from mnist1d_jax.studies import EXTRA, STUDIES
+from mnist1d_jax.studies import ALL
 from mnist1d_jax.validation import ConfigError
 
 BAD = ("nan", "inf", "-inf", "1e308", "-1", "0", "-0.5", "2.5", "1e12", "99999999999999999999", "abc", "", "none",
        "1,2", "0x10", " ", "True")
-COMMANDS = {name.replace("_", "-"): study_module(name).Config for name in STUDIES + EXTRA}
+COMMANDS = {name.replace("_", "-"): study_module(name).Config for name in ALL}
 COMMANDS["train"] = TrainCommand
 COMMANDS["data"] = DatasetConfig
 
@@ -73,7 +73,7 @@ def test_bad_values_are_refused_in_one_line(data, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("command", sorted(name.replace("_", "-") for name in STUDIES + EXTRA))
+@pytest.mark.parametrize("command", sorted(name.replace("_", "-") for name in ALL))
 def test_bad_output_folders_are_refused_before_any_work(command, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     for out in (tmp_path / "file", tmp_path / "file" / "sub", "", "/proc/nope"):

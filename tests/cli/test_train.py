@@ -40,3 +40,21 @@ def test_the_global_precision_reaches_the_train_config(capsys):
     finally:
         jax.config.update("jax_default_matmul_precision", before)
     assert "logistic, harness protocol, 1 seeds, T = 4, bf16 matmuls" in capsys.readouterr().out
+
+
+def test_a_class_subset_reports_kept_accuracy_and_an_ood_score(capsys):
+    from mnist1d_jax.data.classes import current_classes
+
+    assert main(["--classes", "0-7", "train", "--model", "logistic", "--seeds", "2", "--steps", "4",
+                 "--eval-every", "2", "--val-fraction", "0.1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "logistic, harness protocol, 2 seeds, T = 4, float32 matmuls, digits 0-7 (8-9 held out)" in out
+    assert "| test accuracy on the 800 test examples of digits 0-7 (%) |" in out
+    assert "the 800 test examples of digits 0-7 against the 200 of held-out 8-9" in out
+    table = out[out.index("| OOD AUROC |"):].splitlines()
+    rows = {line.split("|")[1].strip(): line for line in table[2:] if line.startswith("|")}
+    assert set(rows) == {"final", "validation-selected"}
+    for line in rows.values():
+        mean = float(line.split("|")[2].split("±")[0])
+        assert 0.0 <= mean <= 1.0
+    assert len(current_classes()) == 10  # --classes held for the command only

@@ -29,6 +29,36 @@ def test_eval_points():
     assert eval_points(10, 4, 3) == [3, 7]
     with pytest.raises(ValueError, match="first_eval"):
         eval_points(10, 4, 10)
+    assert eval_points(10, eval_at=[7, 0, 3, 3]) == [0, 3, 7]
+    with pytest.raises(ValueError, match="eval_at"):
+        eval_points(10, eval_at=[10])
+    with pytest.raises(ValueError, match="not both"):
+        eval_points(10, 2, eval_at=[1])
+
+
+@pytest.mark.parametrize("points", [[0, 1, 4, 12], [2, 9]])  # the last update evaluated, and a tail after it
+def test_eval_at_equals_the_evenly_spaced_loop_and_a_python_loop(data, points):
+    state = create_train_state(jax.random.key(0), MLP(width=8), optax.adam(1e-2))
+    ev = lambda st: {"test_acc": evaluate(st, data.x_test, data.y_test)["accuracy"]}  # noqa: E731
+    final, metrics, _ = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_at=points,
+                                                     evaluate=ev))(state)
+    even_final, even, _ = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_every=1,
+                                                       evaluate=ev))(state)
+    np.testing.assert_array_equal(metrics["step"], points)
+    np.testing.assert_allclose(metrics["test_acc"], np.asarray(even["test_acc"])[points], atol=1e-6)
+    np.testing.assert_allclose(metrics["batch_loss"], even["batch_loss"], rtol=2e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(final.params), jax.tree.leaves(even_final.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # vmapped over seeds: one loop for every run, each run as if alone
+    keys = jax.random.split(jax.random.key(3), 2)
+    model, tx = MLP(width=8), optax.adam(1e-2)  # the same model and optimiser: states that stack
+    states = [create_train_state(k, model, tx) for k in keys]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
+    _, vm, _ = jax.jit(jax.vmap(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_at=points,
+                                                     evaluate=ev)))(stacked)
+    _, alone, _ = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_at=points,
+                                               evaluate=ev))(states[1])
+    np.testing.assert_allclose(vm["test_acc"][1], alone["test_acc"], atol=1e-6)
 
 
 @pytest.mark.parametrize("first", [0, 3, 7])  # block 0 partly before step 0, exactly at it, and with a head

@@ -120,3 +120,31 @@ def test_conv_forward_mode_and_second_order(c_in, k):
     (t, gg), (t_ref, gg_ref) = both(x, w)
     np.testing.assert_allclose(t, t_ref, rtol=10 * TOL, atol=10 * TOL)
     np.testing.assert_allclose(gg, gg_ref, rtol=10 * TOL, atol=10 * TOL)
+
+
+@pytest.mark.parametrize("c_in,k,dilation,pad", [(1, 3, 2, 2), (4, 3, 4, 4), (3, 2, 3, 0)])  # both CPU kernels
+def test_dilated_conv_matches_lax_and_the_xla_implementation(c_in, k, dilation, pad):
+    h = jax.random.normal(jax.random.key(dilation), (c_in, 23, 3))
+    w = jax.random.normal(jax.random.key(k), (5, c_in, k))
+    b = jnp.arange(5.0)
+    length = conv_out_length(23, k, 1, pad, dilation)
+    assert length == 23 + 2 * pad - dilation * (k - 1)
+
+    @jax.jit
+    def all_three(h, w, b):
+        ref = jax.lax.conv_general_dilated(h, w, (1,), [(pad, pad)], rhs_dilation=(dilation,),
+                                           dimension_numbers=("CWN", "OIW", "CWN"),
+                                           precision=jax.lax.Precision.HIGHEST) + b[:, None, None]
+
+        def grads(impl):
+            return jax.grad(lambda h, w: jnp.sum(jnp.sin(impl(h, w, b, 1, pad, dilation))), argnums=(0, 1))(h, w)
+
+        return (conv._conv_bias_cpu(h, w, b, 1, pad, dilation), conv._conv_bias_xla(h, w, b, 1, pad, dilation), ref,
+                grads(conv._conv_bias_cpu), grads(conv._conv_bias_xla))
+
+    cpu, xla, ref, g_cpu, g_xla = all_three(h, w, b)
+    assert cpu.shape == (5, length, 3)
+    np.testing.assert_allclose(cpu, ref, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(xla, ref, rtol=TOL, atol=TOL)
+    for a, r in zip(g_cpu, g_xla, strict=True):
+        np.testing.assert_allclose(a, r, rtol=10 * TOL, atol=10 * TOL)

@@ -9,6 +9,7 @@ from mnist1d_jax import masks as M
 from mnist1d_jax.nn.models import MLP, ContrastiveCNN, count_params, get_model, init_params, width_model
 
 PAPER_COUNTS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}
+BEYOND_COUNTS = {"rescnn": 12_160, "tcn": 5_754, "dilated_cnn": 8_826}  # the optimiser benchmark's extra models
 
 
 @pytest.fixture(scope="module")
@@ -16,15 +17,15 @@ def x():
     return jax.random.normal(jax.random.key(1), (7, 40))
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
+@pytest.mark.parametrize("name", sorted(PAPER_COUNTS | BEYOND_COUNTS))
 def test_parameter_counts_and_shapes(name, x):
     model = get_model(name)
     params = jax.eval_shape(lambda: init_params(model, jax.random.key(0)))
-    assert count_params(params) == PAPER_COUNTS[name]
+    assert count_params(params) == (PAPER_COUNTS | BEYOND_COUNTS)[name]
     assert jax.eval_shape(model.apply, {"params": params}, x).shape == (7, 10)
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
+@pytest.mark.parametrize("name", sorted(PAPER_COUNTS | BEYOND_COUNTS))
 def test_jit_equals_eager(name, x):
     model = get_model(name)
     params = jax.jit(init_params, static_argnums=0)(model, jax.random.key(0))
@@ -82,3 +83,23 @@ def test_compacted_residual_mlp_is_the_full_model_on_the_units_a_mask_keeps(x):
     small = MLP(width=int(units.shape[0]), residual_outputs=n_out)
     np.testing.assert_allclose(small.apply({"params": compact_params}, x),
                                full.apply({"params": M.apply_mask(params, mask)}, x), rtol=1e-5, atol=1e-6)
+
+
+def test_tcn_is_causal_and_its_last_step_sees_the_whole_signal(x):
+    """Inside the TCN, step t of every convolution depends on inputs <= t only; the read-out (the last step)
+    on every input."""
+    from mnist1d_jax.nn.models import TCN
+
+    model = TCN()
+    params = init_params(model, jax.random.key(0))
+    grads = jax.jacrev(lambda v: model.apply({"params": params}, v[None])[0])(x[0])  # (10, 40)
+    assert np.all(np.abs(np.asarray(grads)).max(0) > 0)  # every input reaches the read-out
+
+    def convs(v):
+        _, state = model.apply({"params": params}, v, capture_intermediates=True, mutable=["intermediates"])
+        return [leaf for leaf in jax.tree.leaves(state["intermediates"]) if leaf.ndim == 3]  # (C, L, B) each
+
+    future = x.at[:, 25:].add(1.0)  # change only steps 25..39
+    for a, b in zip(convs(x), convs(future), strict=True):
+        np.testing.assert_array_equal(a[:, :25], b[:, :25])  # the past never sees the future
+        assert not np.allclose(a[:, 25:], b[:, 25:])

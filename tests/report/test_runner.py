@@ -69,3 +69,41 @@ def test_output_folders_are_checked_before_any_work(tmp_path):
 def test_unknown_studies_are_named():
     with pytest.raises(ValueError, match="unknown study 'lotery'"):
         runner.study_module("lotery")
+
+
+def test_a_class_subset_is_recorded_and_its_partial_results_kept_apart(tmp_path):
+    from mnist1d_jax.data.classes import current_classes, use_classes
+
+    seen = []
+
+    def run(config, ctx):
+        seen.append((current_classes(), ctx.store))
+        return {"value": 1.0}
+
+    module = fake_study(lambda record, out: [])
+    module.run = run
+    assert runner.state_folder(tmp_path, module).name == ".fake_state"
+    assert runner.state_folder(tmp_path, module, classes="0-7").name == ".fake_state_classes_0-7"
+    assert runner.state_folder(tmp_path, module, "bf16", (0, 2, 4)).name == ".fake_state_bf16_classes_0,2,4"
+    assert runner.state_folder(tmp_path, module, classes="all").name == ".fake_state"  # all ten: as before
+    with use_classes("0-7"):
+        assert runner.state_folder(tmp_path, module).name == ".fake_state_classes_0-7"  # the setting in effect
+        record = runner.run_study(module, None, tmp_path)
+    assert seen[0][0] == tuple(range(8))  # the study ran under the subset
+    assert record["provenance"]["classes"] == list(range(8)) and record["provenance"]["held_out_classes"] == [8, 9]
+    assert json.loads((tmp_path / "fake.json").read_text())["provenance"]["held_out_classes"] == [8, 9]
+    record = runner.run_study(module, None, tmp_path)
+    assert record["provenance"]["classes"] == list(range(10)) and record["provenance"]["held_out_classes"] == []
+
+
+def test_a_study_that_refuses_a_subset_is_stopped_before_any_work(tmp_path):
+    from mnist1d_jax.data.classes import ClassSubsetError, use_classes
+
+    module = fake_study(lambda record, out: [])
+    module.REFUSES_CLASS_SUBSET = "a fixed per-class protocol"
+    module.run = lambda config, ctx: pytest.fail("ran")
+    with use_classes("0-7"), pytest.raises(ClassSubsetError, match=r"^fake cannot run on a class subset "
+                                           r"\(--classes 0-7\): a fixed per-class protocol$"):
+        runner.run_study(module, None, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    runner.check_classes(module)  # all ten: fine

@@ -1,0 +1,183 @@
+"""The class-subset policy: train on some digits, hold the others out (continual learning, out-of-distribution
+detection), one setting for every study and command.
+
+* `parse_classes("0-7" | "0,2,4" | "0-3,8" | "all")` -> a sorted tuple of digits in 0..9; bad text (empty,
+  out of range, a reversed range, a digit twice, no digit at all) is a one-line ``ValueError``.
+* `classes_text(classes)` -> the canonical text (``"0-7"``, ``"0,2,4"``, ``"0-3,8"``; all ten: ``"0-9"``).
+* `held_out_classes(classes)` -> the other digits; `is_subset(classes)` -> whether any digit is held out.
+* `splits.select_classes(data, classes)` keeps the training, validation and test rows of those digits and moves
+  the test rows of the others into ``Data.x_held, y_held`` (for out-of-distribution evaluation);
+  `splits.prepare_data(..., classes=None)` applies the setting in effect. **Labels stay the original digit
+  labels** (a model trained on 0-7 still has ten outputs; the held-out ones are simply never the target).
+
+Where the setting comes from (`resolve_classes`), first that applies, as the matmul precision policy
+(``precision.py``): explicit digits (``prepare_data(..., classes=...)``, ``use_classes(...)``); the setting in
+effect (an enclosing ``use_classes`` block, or for the process ``set_classes``; the CLI's global ``--classes``
+sets it around the command); ``$MNIST1D_JAX_CLASSES`` (e.g. ``0-7``); all ten digits (no subset). Importing the
+package changes nothing. The study runner (``report.runner``) records the digits in each record's provenance
+(``"classes"`` and ``"held_out_classes"``, lists of digits) and keeps partial results of different subsets apart
+(``.<NAME>_state_classes_0-7``); ``mnist1d-jax reproduce`` hands ``--classes`` to every study and counts a
+record made under another subset as not done.
+
+The studies under a subset (a study that refuses defines ``REFUSES_CLASS_SUBSET``, the reason, and the runner
+raises `ClassSubsetError`, one line, before any work):
+
+* honour it through ``prepare_data``: ``benchmarks``, ``lottery`` (search and every ablation dataset),
+  ``pooling`` (each training-set size is then the kept rows of that size), ``metalearn_lr`` (the inner runs'
+  training set), ``metalearn_activation`` (meta-training tasks and the transfer check), ``ssl`` (contrastive
+  training and the linear probes), ``baseline_search``, ``lr_schedule``, ``optimizer_benchmark``;
+* honour it by selection: ``tsne`` (no training, so nothing is "held out": both embeddings, MNIST-1D and the
+  image digits, show only the kept digits);
+* refuse it: ``dataset`` (it checks the generator against the frozen file's fingerprints, all ten classes by
+  definition); ``classwise_errors`` (its protocol compares with the human quiz's fixed per-class error rates
+  on fixed test indices of every digit); ``double_descent`` and ``epochwise_double_descent`` (their label noise
+  replays the original notebook's draws over all 4,000 training labels and relabels examples with any of the
+  ten digits, which would put held-out digits back into training); ``neural_collapse`` (its epochs are passes
+  over all 4,000 training examples, and its measures, the simplex of the ten class means and the self-duality
+  with the head's ten rows, need every digit present).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+ENV_VAR = "MNIST1D_JAX_CLASSES"
+ALL_CLASSES = tuple(range(10))
+
+_setting: tuple[int, ...] | None = None  # set_classes / use_classes; None: not set (env var, else all ten)
+_TOKEN = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
+
+
+class ClassSubsetError(ValueError):
+    """A study or command that cannot run on a subset of the digits was asked to."""
+
+
+def parse_classes(text: str, source: str = "classes") -> tuple[int, ...]:
+    """``"0-7"``, ``"0,2,4"``, ``"0-3,8"`` (ranges inclusive; spaces allowed) or ``"all"`` -> the sorted digits.
+
+    A bad text is a one-line ``ValueError`` naming ``source`` (e.g. ``$MNIST1D_JAX_CLASSES``; ``""``: the text
+    alone)."""
+    where = f"{source}={text!r}" if source else repr(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: give the digits as text, e.g. '0-7' or '0,2,4'")
+    spec = text.strip()
+    if not spec:
+        raise ValueError(f"{where} names no digit: give e.g. '0-7', '0,2,4' or '0-3,8'")
+    if spec.lower() == "all":
+        return ALL_CLASSES
+    digits: list[int] = []
+    for token in spec.split(","):
+        match = _TOKEN.match(token.strip())
+        if match is None:
+            raise ValueError(f"{where}: {token.strip()!r} is not a digit or a range like '0-7'")
+        lo = int(match[1])
+        hi = lo if match[2] is None else int(match[2])
+        if lo > 9 or hi > 9:
+            raise ValueError(f"{where}: digit {max(lo, hi)} is out of range (the classes are 0-9)")
+        if hi < lo:
+            raise ValueError(f"{where}: the range {lo}-{hi} is reversed; write {hi}-{lo}")
+        for d in range(lo, hi + 1):
+            if d in digits:
+                raise ValueError(f"{where}: digit {d} is given twice")
+            digits.append(d)
+    return tuple(sorted(digits))
+
+
+def _checked(classes, source: str = "classes") -> tuple[int, ...]:
+    if isinstance(classes, str):
+        return parse_classes(classes, source)
+    try:
+        digits = list(classes)
+    except TypeError:
+        raise ValueError(f"{source}={classes!r}: give digits like (0, 1, 2) or text like '0-7'") from None
+    if not digits:
+        raise ValueError(f"{source}={classes!r} names no digit: at least one class must be kept")
+    out = []
+    for d in digits:
+        try:
+            d = operator.index(d) if not isinstance(d, bool) else None
+        except TypeError:
+            d = None
+        if d is None:
+            raise ValueError(f"{source}={classes!r}: every class must be an integer digit 0-9")
+        if not 0 <= d <= 9:
+            raise ValueError(f"{source}={classes!r}: digit {d} is out of range (the classes are 0-9)")
+        if d in out:
+            raise ValueError(f"{source}={classes!r}: digit {d} is given twice")
+        out.append(d)
+    return tuple(sorted(out))
+
+
+def resolve_classes(classes: str | Iterable[int] | None = None) -> tuple[int, ...]:
+    """The kept digits, sorted: ``classes`` (text or digits); else the setting in effect (`use_classes`,
+    `set_classes`); else ``$MNIST1D_JAX_CLASSES``; else all ten. Bad input is a one-line ``ValueError``."""
+    if classes is not None:
+        return _checked(classes)
+    if _setting is not None:
+        return _setting
+    env = os.environ.get(ENV_VAR, "").strip()
+    return parse_classes(env, f"${ENV_VAR}") if env else ALL_CLASSES
+
+
+def current_classes() -> tuple[int, ...]:
+    """The digits in effect now (`resolve_classes` of nothing): all ten unless a subset was asked for."""
+    return resolve_classes()
+
+
+def set_classes(classes: str | Iterable[int] | None = None) -> tuple[int, ...]:
+    """Make ``resolve_classes(classes)`` the process's setting (until changed; ``use_classes`` blocks nest
+    inside it); returns the digits. The library never calls it on its own."""
+    global _setting
+    _setting = resolve_classes(classes)
+    return _setting
+
+
+@contextlib.contextmanager
+def use_classes(classes: str | Iterable[int] | None = None) -> Iterator[tuple[int, ...]]:
+    """Inside the block ``resolve_classes(classes)`` is the setting in effect (restored on exit, also on an
+    error); yields the digits."""
+    global _setting
+    before, _setting = _setting, resolve_classes(classes)
+    try:
+        yield _setting
+    finally:
+        _setting = before
+
+
+def held_out_classes(classes: str | Iterable[int] | None = None) -> tuple[int, ...]:
+    """The digits not in ``resolve_classes(classes)`` (empty when all ten are kept)."""
+    kept = resolve_classes(classes)
+    return tuple(d for d in ALL_CLASSES if d not in kept)
+
+
+def is_subset(classes: str | Iterable[int] | None = None) -> bool:
+    """Whether ``resolve_classes(classes)`` holds any digit out."""
+    return resolve_classes(classes) != ALL_CLASSES
+
+
+def classes_text(classes: str | Iterable[int] | None = None) -> str:
+    """The canonical text of ``resolve_classes(classes)``: runs of consecutive digits as ranges, e.g. ``"0-7"``,
+    ``"0,2,4"``, ``"0-3,8"``; all ten ``"0-9"`` (what `parse_classes` reads back)."""
+    digits = resolve_classes(classes)
+    parts, start = [], digits[0]
+    for prev, d in zip(digits, [*digits[1:], None], strict=True):
+        if d is None or d != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = d
+    return ",".join(parts)
+
+
+def refuse_class_subset(study: str, why: str, classes: str | Iterable[int] | None = None) -> None:
+    """Raise `ClassSubsetError` (one line: ``study``, the subset and ``why``) when ``resolve_classes(classes)``
+    holds digits out; nothing otherwise."""
+    kept = resolve_classes(classes)
+    if kept != ALL_CLASSES:
+        raise ClassSubsetError(f"{study} cannot run on a class subset (--classes {classes_text(kept)}): {why}")
+
+
+__all__ = ["ALL_CLASSES", "ENV_VAR", "ClassSubsetError", "classes_text", "current_classes", "held_out_classes",
+           "is_subset", "parse_classes", "refuse_class_subset", "resolve_classes", "set_classes", "use_classes"]
