@@ -15,16 +15,10 @@ from mnist1d_jax.cli import reproduce
 ONLY = ["dataset", "ssl", "tsne"]  # the second takes ~20 s: time to kill reproduce while it runs
 
 
-def _default_sigint():
-    # A shell starts background jobs with SIGINT ignored and the child inherits it (then Python never installs
-    # its KeyboardInterrupt handler): restore the default so Ctrl-C reaches reproduce however the suite runs.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _start(out):
     return subprocess.Popen([sys.executable, "-m", "mnist1d_jax.cli", "reproduce", "--quick", "--only", *ONLY,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_default_sigint)
+                            start_new_session=True)
 
 
 def _studies_alive(out, parent: int | None = None) -> list[int]:
