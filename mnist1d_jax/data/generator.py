@@ -230,9 +230,12 @@ def make_dataset(config: DatasetConfig | None = None) -> Dataset:
     mean = x_raw.mean()
     x = np.subtract(x_raw, mean, out=x_raw)
     std = np.sqrt(np.square(x).sum() / x.size)
-    if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+    if not (np.isfinite(mean) and np.isfinite(std)):
         raise DatasetSizeError(f"{config}: the raw values overflow float64 (mean {mean}, std {std}); use smaller "
                                "scale_coeff, shear_scale or noise scales")
+    if std == 0:  # e.g. no noise, scale or shear and all-zero templates: the original divides 0 by 0 (NaN)
+        raise DatasetSizeError(f"{config}: every raw value equals {mean} (std 0), so the inputs cannot be "
+                               "standardised; use a non-zero noise scale, scale_coeff or shear_scale")
     t = t / std
     x /= std
 

@@ -275,9 +275,12 @@ def _generate_raw(config: DatasetConfig, rs: np.random.RandomState, raw: _TempFi
         std = math.sqrt(m2 / size)
     except (OverflowError, ValueError):  # fsum of infinities
         mean = std = math.nan
-    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+    if not (math.isfinite(mean) and math.isfinite(std)):
         raise DatasetSizeError(f"{config}: the raw values overflow float64 (mean {mean}, std {std}); use smaller "
                                "scale_coeff, shear_scale or noise scales")
+    if std == 0:  # as make_dataset: constant raw values cannot be standardised
+        raise DatasetSizeError(f"{config}: every raw value equals {mean} (std 0), so the inputs cannot be "
+                               "standardised; use a non-zero noise scale, scale_coeff or shear_scale")
     return mean, std
 
 
