@@ -181,7 +181,19 @@ class ResCNN(nn.Module):
         return Dense(self.num_classes, init_scheme=scheme)(_flatten_clb(h))
 
 
-class TCN(nn.Module):
+class _DilatedStack(nn.Module):
+    """The fields the two dilated networks share: ``channels`` per convolution, ``kernel_size``, one
+    convolution per entry of ``dilations``."""
+
+    channels: int = 16
+    kernel_size: int = 3
+    dilations: Sequence[int] = (1, 2, 4, 8)
+    activation: Any = "relu"
+    num_classes: int = 10
+    init_scheme: str = "torch"
+
+
+class TCN(_DilatedStack):
     """A temporal convolutional network (Bai, Kolter & Koltun 2018): residual blocks of causal dilated
     convolutions, read out at the last time step.
 
@@ -191,13 +203,6 @@ class TCN(nn.Module):
     k = 3, d = 1, 2, 4, 8: the whole 40-step signal reaches the last step). ``Dense(num_classes)`` on the last
     step's ``C`` features. Default (16 channels): 5,754 parameters. ``(B, 40) -> (B, num_classes)``.
     """
-
-    channels: int = 16
-    kernel_size: int = 3
-    dilations: Sequence[int] = (1, 2, 4, 8)
-    activation: Any = "relu"
-    num_classes: int = 10
-    init_scheme: str = "torch"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -215,19 +220,12 @@ class TCN(nn.Module):
         return Dense(self.num_classes, init_scheme=scheme)(h[:, -1, :].T)
 
 
-class DilatedCNN(nn.Module):
+class DilatedCNN(_DilatedStack):
     """A dilated 1-D CNN (no residuals, no striding): ``conv(C, k, dilation d, pad d (k - 1) / 2)`` for each
     ``d`` in ``dilations`` (the length stays 40), activation after each, flatten, ``Dense(num_classes)``.
     Receptive field ``1 + (k - 1) sum(d)`` (31 for the default k = 3, d = 1, 2, 4, 8). Default (16 channels):
     8,826 parameters. ``(B, 40) -> (B, num_classes)``.
     """
-
-    channels: int = 16
-    kernel_size: int = 3
-    dilations: Sequence[int] = (1, 2, 4, 8)
-    activation: Any = "relu"
-    num_classes: int = 10
-    init_scheme: str = "torch"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:

@@ -37,7 +37,7 @@ from mnist1d_jax.data.splits import Data, label_noise
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import seeds_text
 from mnist1d_jax.sweeps import SweepConfig, sweep_widths
-from mnist1d_jax.validation import Config, choice, fail, fraction, integer, option, positive, real, tuple_of
+from mnist1d_jax.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
 
 NAME = "epochwise_double_descent"
 TITLE = "Epoch-wise double descent and label-noise sweep (beyond the paper)"
@@ -70,10 +70,6 @@ class EpochwiseConfig(Config):
     batch_size: int = option(100, integer(1, 4000), "examples per batch")
     data_seed: int = option(42, integer(0, 2**32 - 1), "dataset (and label-noise) seed")
     max_buckets: int = option(4, integer(1, 100), "at most this many width buckets per part")
-
-    def _check(self) -> None:
-        if self.epochs * (4000 // self.batch_size) < 1:
-            fail(self, "batch_size", self.batch_size, "leaves no step per epoch")
 
     def eval_epochs(self) -> tuple[int, ...]:
         """The evaluated epochs: ``eval_points`` log-spaced values in 1..epochs, rounded, duplicates dropped."""

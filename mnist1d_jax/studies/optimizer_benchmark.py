@@ -44,14 +44,13 @@ NAME = "optimizer_benchmark"
 TITLE = "Optimisers x architectures, learning rate chosen on validation (beyond the paper)"
 ORIGINAL_MINUTES = None
 TABLE1 = {"logistic": "32", "mlp": "68", "cnn": "94", "gru": "91"}
-_MODELS = tuple(m for m in MODELS)
 _RATES = tuple_of(positive(10.0), unique=True, increasing=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig(Config):
     models: tuple[str, ...] = option(("logistic", "mlp", "cnn", "gru", "rescnn", "tcn", "dilated_cnn"),
-                                     tuple_of(choice(*_MODELS), unique=True), "models of the zoo")
+                                     tuple_of(choice(*MODELS), unique=True), "models of the zoo")
     optimizers: tuple[str, ...] = option(OPTIMIZERS, tuple_of(choice(*OPTIMIZERS), unique=True), "optimisers")
     sgd_rates: tuple[float, ...] = option((0.01, 0.03, 0.1, 0.3), _RATES, "SGD (momentum 0.9) learning rates")
     adam_rates: tuple[float, ...] = option((1e-3, 3e-3, 1e-2, 3e-2), _RATES, "Adam and AdamW learning rates")
