@@ -126,6 +126,7 @@ def unroll_value_and_grad(
     batches: PyTree,
     meta: PyTree,
     weights: jax.Array,
+    final_objective: Callable[[PyTree, PyTree], jax.Array] | None = None,
 ) -> tuple[tuple[jax.Array, tuple[PyTree, jax.Array]], ScaledGrad]:
     """The meta-loss ``Σ_t weights[t]·loss_t`` of an unrolled run and its exact gradient, overflow-free.
 
@@ -137,6 +138,10 @@ def unroll_value_and_grad(
     the true gradient up to float32 rounding, however large, returned as `ScaledGrad`. Loss cotangents of
     earlier steps enter at the current scale (``weights[t]·2⁻ᵉ``; they underflow to 0 only when they are below
     2⁻¹⁴⁹ of the running total, where they cannot change a float32 sum).
+
+    With ``final_objective(meta, final_state) -> scalar`` (a held-out objective of the trained state) the
+    meta-loss is ``Σ_t weights[t]·loss_t + final_objective(meta, final)``: the backward scan then starts from
+    that objective's cotangents instead of zeros.
 
     Returns ``((value, (final_state, losses [T])), ScaledGrad)``, shaped like ``jax.value_and_grad(...,
     has_aux=True)``'s result.
@@ -162,7 +167,17 @@ def unroll_value_and_grad(
         return (rescale(state_ct), rescale(meta_ct), exponent + shift), None
 
     zeros = lambda t: jax.tree.map(jnp.zeros_like, t)  # noqa: E731
-    carry = (zeros(final), zeros(meta), jnp.zeros((), jnp.int32))
+    if final_objective is None:
+        carry = (zeros(final), zeros(meta), jnp.zeros((), jnp.int32))
+    else:
+        held_out, vjp = jax.vjp(final_objective, meta, final)
+        value = value + held_out
+        meta_ct0, state_ct0 = vjp(jnp.ones_like(held_out))
+        # start at the scale the cotangents need (the objective's own gradient can be large too)
+        top = jnp.maximum(_max_abs(state_ct0), _max_abs(meta_ct0))
+        shift = jnp.where(top > RENORMALIZE_ABOVE, jnp.frexp(top)[1], 0).astype(jnp.int32)
+        rescale = lambda t: jax.tree.map(lambda x: jnp.ldexp(x, -shift), t)  # noqa: E731 (exact)
+        carry = (rescale(state_ct0), rescale(meta_ct0), shift)
     (_, meta_ct, exponent), _ = jax.lax.scan(backward, carry, (states, batches, weights), reverse=True)
     return (value, (final, losses)), ScaledGrad(meta_ct, exponent)
 

@@ -130,14 +130,17 @@ def make_context(seed, config: ScheduleStudyConfig, n_train: int) -> dict:
     return {"params0": _TASK.init(k_init), "idx": _batch_indices(k_batches, config, n_train)}
 
 
-def make_problem(config: ScheduleStudyConfig, data) -> metalib.Unrolled:
-    """The inner run as a `meta.Unrolled`: meta the knots ``log_lr [knots]``; context from `make_context`; state
-    ``(params, adam state)``; step t one Adam step at rate η_t on batch t, its loss the soft validation error
-    after the update (computed only in the weighted last ``objective_steps`` steps: 0 elsewhere)."""
+def make_problem(config: ScheduleStudyConfig, data) -> metalib.InnerProblem:
+    """The inner run as a `meta.InnerProblem`: meta the knots ``log_lr [knots]``; context from `make_context`
+    (the key is unused: each meta seed keeps its init and batch order); state ``(params, adam state)``; step t
+    one Adam step at rate η_t on batch t, its loss the soft validation error after the update. The objective
+    averages that error over the last ``objective_steps`` steps (the weights), on a rotating validation batch:
+    an objective *along* the trajectory, not of the final state only, so it is the steps' loss rather than the
+    problem's end-of-run ``objective``; it is computed only where it carries weight (0 elsewhere)."""
     x_val, y_val = data.x_val, data.y_val
     n_val, first = x_val.shape[0], config.inner_steps - config.objective_steps
 
-    def init_state(log_lr, ctx):
+    def init(log_lr, key, ctx):
         return ctx["params0"], _ADAM.init(ctx["params0"])
 
     def soft_error(params, t):
@@ -147,14 +150,14 @@ def make_problem(config: ScheduleStudyConfig, data) -> metalib.Unrolled:
         p = jax.nn.softmax(_MODEL.apply({"params": params}, xv))
         return 1.0 - jnp.mean(jnp.take_along_axis(p, yv[:, None], axis=1))
 
-    def step(log_lr, state, t, ctx):
+    def step(log_lr, state, t, key, ctx):
         params, opt = _adam_step(state, t, rate_at(log_lr, t, config), ctx, data)
         # t is the same for every particle and seed (not batched), so this stays a branch under vmap
         loss = jax.lax.cond(t >= first, lambda: soft_error(params, t), lambda: jnp.zeros((), jnp.float32))
         return (params, opt), loss
 
     weights = (jnp.arange(config.inner_steps) >= first).astype(jnp.float32) / config.objective_steps
-    return metalib.Unrolled(init_state, step, config.inner_steps, weights)
+    return metalib.InnerProblem(init, step, config.inner_steps, weights)
 
 
 def train_with_rates(rates: jax.Array, ctx: dict, config: ScheduleStudyConfig, data) -> dict:
@@ -198,7 +201,7 @@ def run(config: ScheduleStudyConfig, ctx) -> dict:
     tag = {k: v for k, v in config.to_dict().items() if k not in ("eval_seeds", "grid")}
     saved = ctx.store.get("meta_training", tag)
     if saved is None:
-        saved = _meta_train(config, ctx, tag, estimator, theta0, contexts, keys, t0)
+        saved = _meta_train(config, ctx, tag, estimator, theta0, contexts, keys)
         ctx.store.put("meta_training", tag, saved)
     meta_s = float(saved["seconds"])
     # every schedule x every evaluation seed in one vmapped program
@@ -232,40 +235,21 @@ def run(config: ScheduleStudyConfig, ctx) -> dict:
     }
 
 
-def _meta_train(config, ctx, tag, estimator, theta0, contexts, keys, t0) -> dict:
-    """The vmapped outer loop, its state and curves kept in ``ctx.store`` after every chunk (an interrupted run
+def _meta_train(config, ctx, tag, estimator, theta0, contexts, keys) -> dict:
+    """The vmapped outer loop, kept in ``ctx.store`` after every chunk by `meta.run_outer` (an interrupted run
     resumes at its last chunk). Returns ``{"log_lr", "objective", "history", "seconds"}``."""
-    optimizer = optax.adam(config.outer_lr)
-    state = jax.vmap(lambda m, c, k: metalib.outer_init(optimizer, m, estimator=estimator, context=c, key=k))(
-        theta0, contexts, keys)
-    treedef = jax.tree.structure(state)
-    partial = ctx.store.get("meta_training_partial", tag)
-    done, prior_s = None, 0.0
-    if partial is not None:
-        state = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in partial["state"]])
-        done, prior_s = partial["curves"], float(partial["seconds"])
-    start = int(np.asarray(state.step)[0])
     bar = ctx.bar(config.outer_steps, f"lr-schedule PES ({len(config.meta_seeds)} seeds vmapped)", "outer step")
-    bar.update(start)
-
-    def curves(metrics):
-        new = {"objective": np.asarray(metrics["value"]), "history": np.asarray(metrics["record"])}
-        return new if done is None else {k: np.concatenate([done[k], new[k]], axis=1) for k in new}
-
-    def on_chunk(st, metrics):
-        ctx.store.put("meta_training_partial", tag, {"state": [np.asarray(x) for x in jax.tree.leaves(st)],
-                                                     "curves": curves(metrics),
-                                                     "seconds": prior_s + time.perf_counter() - t0})
-        bar.update(int(np.asarray(st.step)[0]) - bar.n)
-
+    timing: dict = {}
     try:
         state, metrics = metalib.run_outer(
-            None, optimizer, theta0, contexts, config.outer_steps, chunk=config.chunk, vmap=True, mode=estimator,
-            state=state, on_chunk=on_chunk, labels=[f"meta seed {s}" for s in config.meta_seeds])
+            estimator, optax.adam(config.outer_lr), theta0, contexts, config.outer_steps, key=keys,
+            chunk=config.chunk, vmap=True, checkpoint=metalib.Checkpoint(ctx.store, "meta_training_partial", tag),
+            on_chunk=lambda st, _: bar.update(int(np.asarray(st.step)[0]) - bar.n),
+            labels=[f"meta seed {s}" for s in config.meta_seeds], timing=timing)
     finally:
         bar.close()
-    final = curves(metrics) if metrics else done
-    return {"log_lr": np.asarray(state.meta), **final, "seconds": prior_s + time.perf_counter() - t0}
+    return {"log_lr": np.asarray(state.meta), "objective": np.asarray(metrics["value"]),
+            "history": np.asarray(metrics["record"]), "seconds": timing["wall_s"]}
 
 
 def _learned_test(record: dict) -> np.ndarray:

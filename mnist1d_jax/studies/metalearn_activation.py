@@ -54,10 +54,10 @@ from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.splits import prepare_data
-from mnist1d_jax.meta import activation_task as core
 from mnist1d_jax.nn.models import get_model
 from mnist1d_jax.report.figures import save_figure
 from mnist1d_jax.report.results import mean_std, seeds_text
+from mnist1d_jax.studies import metalearn_activation_task as core
 from mnist1d_jax.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 
 NAME = "metalearn_activation"
@@ -149,16 +149,16 @@ def _f_on_grid(config):
     return lambda gp: core.learned_activation(gp, grid, None, g_scale=g_scale)
 
 
-def value_and_grad_of(config: ActivationStudyConfig, estimator: str | None = None) -> Callable:
-    """``(g_params, task) -> ((objective, aux), grad)`` of `estimator` (default ``config.estimator``): the
-    exact unroll (`activation_task.make_meta_value_and_grad`, overflow-free) or truncated backprop through
-    windows of ``config.window`` steps (`activation_task.make_truncated_value_and_grad`)."""
+def estimator_of(config: ActivationStudyConfig, estimator: str | None = None) -> metalib.Estimator:
+    """The `meta.Estimator` called `estimator` (default ``config.estimator``) of the study's inner problem
+    (`metalearn_activation_task.inner_problem`): the exact unroll, overflow-free (``meta.exact(...,
+    overflow_safe=True)``), or truncated backprop through windows of ``config.window`` steps."""
     estimator = config.estimator if estimator is None else estimator
-    cfg = config.inner()
+    problem = core.inner_problem(config.inner())
     if estimator == "exact":
-        return core.make_meta_value_and_grad(cfg)
+        return metalib.exact(problem, overflow_safe=True)
     if estimator == "truncated":
-        return core.make_truncated_value_and_grad(cfg, config.window)
+        return metalib.truncated(problem, config.window)
     raise ValueError(f"estimator {estimator!r} is not one of {', '.join(ESTIMATORS)}")
 
 
@@ -174,12 +174,6 @@ def outer_optimizer(config: ActivationStudyConfig, estimator: str | None = None)
     return optax.sgd(config.outer_lr if estimator == "exact" else config.truncated_outer_lr)
 
 
-def _outer_scan(config, optimizer, steps: int, record=None, estimator: str | None = None):
-    """The study's outer scan of `steps` steps, as `learn` runs it (for a checkpoint's shapes and benchmarks)."""
-    return metalib.make_outer_scan(core.make_meta_loss(config.inner()), optimizer, steps, clip=config.clip,
-                                   record=record, mode=value_and_grad_of(config, estimator))
-
-
 _NOT_LEARNING = ("transfer", "transfer_seeds", "transfer_steps", "paper_faithful", "estimator")
 
 
@@ -192,70 +186,39 @@ def _learning_fields(config, estimator: str) -> dict:
     return {**fields, "estimator": estimator}
 
 
-def learn(config: ActivationStudyConfig, ctx, *, estimator: str | None = None, resume_only: bool = False,
-          timing: dict | None = None):
-    """The outer loop of `estimator` (default ``config.estimator``) for every seed at once. Returns (final
-    OuterState, metrics [S, outer_steps, ...], tasks).
+def _keys(config):
+    """One key per seed (unused by the inner problem, whose randomness is fixed in its task)."""
+    return jnp.stack([jax.random.key(s) for s in config.seeds])
 
-    The state and the metrics so far are saved in ``ctx.store`` after every chunk and resumed from there.
-    ``resume_only``: return the saved state and metrics as they are, without running further. ``timing`` (a
-    dict, filled in): wall and CPU seconds of the outer loop summed over every session that contributed
-    (compile included in each), the sessions and the steps run in each."""
+
+def learn(config: ActivationStudyConfig, ctx, *, estimator: str | None = None):
+    """The outer loop of `estimator` (default ``config.estimator``) for every seed at once, resumable: `meta.
+    run_outer` keeps its state, metrics and timing in ``ctx.store`` after every chunk. Returns ``{"state",
+    "metrics" [S, outer_steps, ...], "tasks", "timing", "stopped"}``: with a non-finite meta-gradient the run
+    stops and everything up to the last clean chunk is kept (``stopped`` the message, else None)."""
     estimator = config.estimator if estimator is None else estimator
-    timing = {} if timing is None else timing
-    timing.update({"wall_s": 0.0, "cpu_s": 0.0, "sessions": []})
-    t0, c0 = time.perf_counter(), time.process_time()
-    cfg = config.inner()
     tasks, g0 = make_tasks(config)
-    meta_loss = core.make_meta_loss(cfg)
-    value_and_grad = value_and_grad_of(config, estimator)
-    record = _f_on_grid(config)
-    optimizer = outer_optimizer(config, estimator)
-    like_state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
-    like_metrics = jax.eval_shape(
-        lambda: jax.vmap(_outer_scan(config, optimizer, 1, record, estimator))(like_state, tasks)[1])
-    treedef = jax.tree.structure((like_state, like_metrics))
-    tag = _learning_fields(config, estimator)
     key = "outer_loop" if estimator == config.estimator else f"outer_loop_{estimator}"
-    state, done_metrics = None, None
-    saved = ctx.store.get(key, tag)
-    if saved is not None:
-        state, done_metrics = jax.tree.unflatten(treedef, saved["leaves"])
-        timing.update({k: saved["timing"][k] for k in ("wall_s", "cpu_s", "sessions")})
-    start = 0 if state is None else int(np.asarray(state.step)[0])
-    prior = dict(timing)
     bar = ctx.bar(config.outer_steps, f"metalearn-activation, {estimator_label(config, estimator)} "
                   f"({len(config.seeds)} seeds vmapped)", "outer step")
-    bar.update(start)
-
-    def on_chunk(st, metrics):
-        merged = metrics if done_metrics is None else jax.tree.map(
-            lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
-        step = int(np.asarray(st.step)[0])
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        timing.update({"wall_s": prior["wall_s"] + wall, "cpu_s": prior["cpu_s"] + cpu,
-                       "sessions": [*prior["sessions"], {"from_step": start, "to_step": step, "wall_s": wall,
-                                                         "cpu_s": cpu}]})
-        ctx.store.put(key, tag, {"leaves": [np.asarray(x) for x in jax.tree.leaves((st, merged))],
-                                          "timing": dict(timing)})
-        bar.update(step - bar.n)
-
-    if resume_only:
-        bar.close()
-        if state is None:
-            raise RuntimeError("the outer loop stopped before its first chunk finished: nothing to report")
-        return state, done_metrics, tasks
+    timing: dict = {}
+    stopped = None
     try:
         state, metrics = metalib.run_outer(
-            meta_loss, optimizer, g0, tasks, config.outer_steps, chunk=config.chunk, clip=config.clip,
-            mode=value_and_grad, record=record, vmap=True, state=state,
-            on_chunk=on_chunk, labels=[f"seed {s}" for s in config.seeds], compiler_options=reduction_heavy_options())
+            estimator_of(config, estimator), outer_optimizer(config, estimator), g0, tasks, config.outer_steps,
+            key=_keys(config), chunk=config.chunk, clip=config.clip, record=_f_on_grid(config), vmap=True,
+            checkpoint=metalib.Checkpoint(ctx.store, key, _learning_fields(config, estimator)),
+            on_chunk=lambda st, _: bar.update(int(np.asarray(st.step)[0]) - bar.n),
+            labels=[f"seed {s}" for s in config.seeds], compiler_options=reduction_heavy_options(), timing=timing)
+    except metalib.NonFiniteMetaGradient as err:
+        # The run stops at the first non-finite meta-gradient; we still report (clearly labelled) everything up
+        # to the last completed chunk instead of losing the whole run.
+        if err.state is None:
+            raise RuntimeError("the outer loop stopped before its first chunk finished: nothing to report") from err
+        stopped, state, metrics = str(err), err.state, err.metrics
     finally:
         bar.close()
-    if done_metrics is not None:
-        metrics = (jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), done_metrics, metrics)
-                   if metrics else done_metrics)
-    return state, metrics, tasks
+    return {"state": state, "metrics": metrics, "tasks": tasks, "timing": timing, "stopped": stopped}
 
 
 def time_outer_steps(config: ActivationStudyConfig, steps: int, estimator: str | None = None) -> float:
@@ -266,10 +229,10 @@ def time_outer_steps(config: ActivationStudyConfig, steps: int, estimator: str |
     (``scripts/speed.py --only meta``); `learn` is what runs the study.
     """
     tasks, g0 = make_tasks(config)
-    optimizer = outer_optimizer(config, estimator)
-    scan = jax.jit(jax.vmap(_outer_scan(config, optimizer, steps, estimator=estimator)),
+    optimizer, est = outer_optimizer(config, estimator), estimator_of(config, estimator)
+    scan = jax.jit(jax.vmap(metalib.make_outer_scan(est, optimizer, steps, clip=config.clip)),
                    compiler_options=reduction_heavy_options())
-    state = jax.vmap(metalib.outer_init, in_axes=(None, 0))(optimizer, g0)
+    state = jax.vmap(lambda m, k, c: metalib.outer_init(est, optimizer, m, k, c))(g0, _keys(config), tasks)
     jax.block_until_ready(scan(state, tasks))
     start = time.perf_counter()
     jax.block_until_ready(scan(state, tasks))
@@ -329,26 +292,11 @@ def summarize(evals: dict) -> dict:
     return summary
 
 
-def _outer_run(config: ActivationStudyConfig, ctx, estimator: str) -> dict:
-    """`learn` with `estimator`, kept even when it stops early: ``{"state", "metrics", "tasks", "timing",
-    "stopped"}`` (``stopped`` the error message, or None)."""
-    timing: dict = {}
-    stopped = None
-    try:
-        state, metrics, tasks = learn(config, ctx, estimator=estimator, timing=timing)
-    except metalib.NonFiniteMetaGradient as err:
-        # The run stops at the first non-finite meta-gradient; we still report (clearly labelled) everything up
-        # to the last completed chunk instead of losing the whole run.
-        stopped = str(err)
-        state, metrics, tasks = learn(config, ctx, estimator=estimator, resume_only=True, timing=timing)
-    return {"state": state, "metrics": metrics, "tasks": tasks, "timing": timing, "stopped": stopped}
-
-
 def _curves(metrics: dict) -> dict:
     return {
         "objective": metrics["value"],  # [S, T] meta-objective before each outer update
-        "final_inner_loss": metrics["aux"]["final_loss"],
-        "test_acc": metrics["aux"]["test_acc"],  # f before each outer update
+        "final_inner_loss": metrics["aux"]["losses"][..., -1],
+        "test_acc": metrics["aux"]["metrics"]["test_acc"],  # f before each outer update
         "grad_log10_norm": metrics["grad_log10_norm"],  # before clipping; can exceed float32's range
     }
 
@@ -371,7 +319,7 @@ def run(config: ActivationStudyConfig, ctx) -> dict:
     ``paper_faithful`` the exact-gradient run's curves and accuracies under ``"paper_faithful"``. The outer
     loops' states are kept in ``ctx.store`` after every chunk, so an interrupted run resumes there."""
     t0, c0 = time.perf_counter(), time.process_time()
-    head = _outer_run(config, ctx, config.estimator)
+    head = learn(config, ctx)
     state, metrics, tasks, timing = head["state"], head["metrics"], head["tasks"], head["timing"]
     completed = int(np.asarray(state.step)[0])
     grid = np.asarray(_grid(config))
@@ -414,7 +362,7 @@ def run(config: ActivationStudyConfig, ctx) -> dict:
 def _paper_faithful(config: ActivationStudyConfig, ctx, baseline_evals: dict) -> dict:
     """The exact meta-gradient's run (the paper's estimator) with the same tasks, init and outer optimiser: its
     curves, final and lowest-objective iterates, and their margins over the headline's best baseline."""
-    run = _outer_run(config, ctx, "exact")
+    run = learn(config, ctx, estimator="exact")
     state = run["state"]
     completed = int(np.asarray(state.step)[0])
     evals = evaluate(config, run["tasks"], state.meta, best_meta=state.best_meta, baselines=False)
@@ -445,7 +393,7 @@ def make_transfer_train(model: str, act: Callable, data, steps: int, eval_every:
 
 def run_transfer(config, f_on_grid, grid, g_params) -> dict:
     """The transfer check: test accuracy of the Table-1 MLP and CNN with the learned f (frozen, noise-free,
-    tabulated: ``activation_task.tabulated_activation``) and with ReLU / ELU / Swish, over
+    tabulated: ``metalearn_activation_task.tabulated_activation``) and with ReLU / ELU / Swish, over
     ``config.transfer_seeds`` seeds each in one vmapped program; Adam 0.01, batch 100 in the harness's fixed
     order, ``transfer_steps + 1`` updates, test accuracy on the frozen test set every 250 steps."""
     from mnist1d_jax.data.io import get_dataset

@@ -14,7 +14,7 @@ the fixed point moves (0.59-0.64 over four other draws).
 
 Beyond the paper (issue 18): the two trials again with each meta-gradient estimator of `meta.estimators`
 (exact reverse mode, truncated backprop, antithetic ES, PES; forward mode on request) describing the same
-inner run through `meta.Unrolled`, with the same outer optimiser, meta-parameter (η itself) and steps, so that
+inner problem (`inner_problem`), with the same outer optimiser, meta-parameter (η itself) and steps, so that
 the learned rates, costs and seconds are directly comparable (record key ``"estimators"``).
 """
 
@@ -111,15 +111,21 @@ def sequential_batches(x, y, steps: int, batch: int):
     return stack_batches(Sequential(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32), batch), steps)
 
 
-def make_meta_loss(task: metalib.Task, batches, *, checkpoint: bool = False, truncation: int | None = None):
-    """``meta_loss(lr, params0) -> (mean inner loss, {"final_loss"})`` over the fixed `batches`."""
-    step = metalib.make_inner_step(lambda lr, p, b: task.loss(p, b), metalib.sgd(lambda lr: lr))
+def inner_problem(task: metalib.Task, batches, *, checkpoint: bool = False) -> metalib.InnerProblem:
+    """The study's inner run, for every estimator: meta η [] float32 (η itself, the paper's parametrisation);
+    context the run's initial parameters (the zoo pytree, the same at every outer step); state
+    ``InnerState(params, ())``; step t one plain-SGD step ``θ ← θ − η∇L`` on batch t of `batches` (``x [T, B,
+    40]``, ``y [T, B]``), its loss taken before the update; meta-objective the mean of the T losses."""
+    return metalib.inner_problem(task, plain_sgd, batches, init=lambda lr, key, params0: params0,
+                                 checkpoint=checkpoint)
 
-    def meta_loss(lr, params0):
-        _, losses = metalib.unroll(step, (params0, ()), batches, lr, checkpoint=checkpoint, truncation=truncation)
-        return losses.mean(), {"final_loss": losses[-1]}
 
-    return meta_loss
+def plain_sgd(lr) -> optax.GradientTransformation:
+    """``θ ← θ − η·g`` as an optax transformation, the update formed as ``−(η·g)``: the arithmetic of the study's
+    records (``optax.sgd(η)`` forms ``(−η)·g``, the same numbers forward but float32-rounded differently in the
+    meta-gradient, which moved the truncated estimator's η by 1 ulp)."""
+    return optax.GradientTransformation(lambda params: optax.EmptyState(),
+                                        lambda g, state, params=None: (jax.tree.map(lambda x: -(lr * x), g), state))
 
 
 def fused_step(lr, carry, batch):
@@ -177,22 +183,24 @@ def fused_step(lr, carry, batch):
     return carry, (loss, loss_dot)
 
 
-def make_fused_value_and_grad(batches):
-    """``vg(lr, params0) -> ((mean inner loss, {"final_loss"}), d mean/dη)``, exact, via `fused_step`, for the
-    zoo parameters of `inner_task` (tested equal to ``jax.jvp`` of the generic unroll, ``mode="forward"``)."""
+def fused_estimator(batches) -> metalib.Estimator:
+    """The exact meta-gradient of `inner_problem` by `fused_step` as a `meta.Estimator` (``mode="fused"``; the
+    key is unused: the init and batches are fixed): value the mean inner loss, ``aux["losses"]`` [T] (tested
+    equal to `meta.forward` of the generic unroll, ``mode="forward"``)."""
     x, y = batches
     xt = jnp.swapaxes(x, 1, 2)  # [T, 40, B]
     onehot = jnp.swapaxes(jax.nn.one_hot(y, 10, dtype=x.dtype), 1, 2)  # [T, 10, B]
 
-    def vg(lr, params0):
+    def vg(lr, key, params0):
         w1, b1 = params0["Dense_0"]["kernel"].T, params0["Dense_0"]["bias"]
         w2, b2 = params0["Dense_1"]["kernel"].T, params0["Dense_1"]["bias"]
         carry = (jnp.concatenate([w1, jnp.zeros_like(w1)]), jnp.concatenate([b1, jnp.zeros_like(b1)]),
                  w2, jnp.zeros_like(w2), b2, jnp.zeros_like(b2))
         _, (losses, dots) = jax.lax.scan(lambda c, b: fused_step(lr, c, b), carry, (x, xt, onehot))
-        return (losses.mean(), {"final_loss": losses[-1]}), dots.mean()
+        return (losses.mean(), {"losses": losses}), dots.mean()
 
-    return vg
+    steps = int(x.shape[0])
+    return metalib.from_value_and_grad(vg, metalib.Cost(steps, 0, steps, 1), "fused forward mode")
 
 
 def runs_of(config: LRStudyConfig) -> list[tuple[str, int, float]]:
@@ -203,20 +211,7 @@ def runs_of(config: LRStudyConfig) -> list[tuple[str, int, float]]:
     return runs
 
 
-def estimator_problem(task: metalib.Task, batches) -> metalib.Unrolled:
-    """The study's inner run as a `meta.Unrolled` for the estimators: meta η [] float32; context the run's
-    initial parameters (the zoo pytree); state ``(params, ())``; step t one plain-SGD step on batch t of
-    `batches` (``x [T, B, 40]``, ``y [T, B]``), its loss taken before the update. It is the very step of
-    `make_meta_loss`, so the exact estimator's objective is the paper-faithful part's."""
-    inner = metalib.make_inner_step(lambda lr, p, b: task.loss(p, b), metalib.sgd(lambda lr: lr))
-
-    def step(lr, state, t, params0):
-        return inner(lr, state, jax.tree.map(lambda a: a[t], batches))
-
-    return metalib.Unrolled(lambda lr, params0: (params0, ()), step, int(batches[0].shape[0]))
-
-
-def make_estimator(name: str, problem: metalib.Unrolled, config: LRStudyConfig) -> metalib.Estimator:
+def make_estimator(name: str, problem: metalib.InnerProblem, config: LRStudyConfig) -> metalib.Estimator:
     """The `meta.estimators` estimator called `name` in the config (one of `ESTIMATORS`) with its settings.
 
     PES runs all T/K windows per call (``online=False``), so one outer step is one whole inner run for every
@@ -247,7 +242,7 @@ def run_estimators(config: LRStudyConfig, ctx, task: metalib.Task, batches) -> d
     """
     if not config.estimators:
         return {}
-    problem = estimator_problem(task, batches)
+    problem = inner_problem(task, batches)
     n = len(config.initial_lrs)
     params0 = jax.jit(jax.vmap(lambda s: task.init(jax.random.key(s))))(jnp.full((n,), config.trial_init_seed))
     lr0 = jnp.array(config.initial_lrs, jnp.float32)
@@ -280,8 +275,8 @@ def _run_estimator(est: metalib.Estimator, config: LRStudyConfig, lr0, params0, 
         ends.append((time.perf_counter() - t0, done))
 
     t0 = time.perf_counter()
-    _, metrics = metalib.run_outer(None, optax.sgd(config.outer_lr), lr0, params0, config.outer_steps, vmap=True,
-                                   mode=est, key=keys, chunk=config.chunk, on_chunk=on_chunk,
+    _, metrics = metalib.run_outer(est, optax.sgd(config.outer_lr), lr0, params0, config.outer_steps, vmap=True,
+                                   key=keys, chunk=config.chunk, on_chunk=on_chunk,
                                    labels=[f"{est.name} eta0 {lr}" for lr in config.initial_lrs])
     wall = time.perf_counter() - t0
     # the first chunk pays the compile; later chunks of its length reuse the program (a shorter last one
@@ -310,10 +305,13 @@ def run(config: LRStudyConfig, ctx) -> dict:
     task = inner_task(config.hidden)
     params0 = jax.jit(jax.vmap(lambda s: task.init(jax.random.key(s))))(jnp.array([r[1] for r in runs]))
     lr0 = jnp.array([r[2] for r in runs], jnp.float32)
-    meta_loss = make_meta_loss(task, batches, checkpoint=config.checkpoint)
-    mode = make_fused_value_and_grad(batches) if config.mode == "fused" else config.mode
-    state, metrics = metalib.run_outer(meta_loss, optax.sgd(config.outer_lr), lr0, params0, config.outer_steps,
-                                       vmap=True, mode=mode, chunk=config.chunk,
+    estimator = {"fused": lambda: fused_estimator(batches),
+                 "forward": lambda: metalib.forward(inner_problem(task, batches)),
+                 "reverse": lambda: metalib.exact(inner_problem(task, batches), checkpoint=config.checkpoint)}
+    # the key is unused (fixed inits and batches: common random numbers), but every run gets its own
+    keys = jax.random.split(jax.random.key(0), len(runs))
+    state, metrics = metalib.run_outer(estimator[config.mode](), optax.sgd(config.outer_lr), lr0, params0,
+                                       config.outer_steps, vmap=True, key=keys, chunk=config.chunk,
                                        on_chunk=lambda state, _: bar.update(int(np.asarray(state.step)[0]) - bar.n),
                                        labels=[f"{g} init {s} eta0 {lr}" for g, s, lr in runs])
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -323,7 +321,7 @@ def run(config: LRStudyConfig, ctx) -> dict:
     sweep = np.array([g == "sweep" for g, _, _ in runs])
     record = {
         "runs": [{"group": g, "init_seed": s, "initial_lr": lr} for g, s, lr in runs],
-        "curves": {"objective": metrics["value"], "final_inner_loss": metrics["aux"]["final_loss"],
+        "curves": {"objective": metrics["value"], "final_inner_loss": metrics["aux"]["losses"][..., -1],
                    "learning_rate": lrs, "meta_gradient": metrics["grad_norm"]},
         "converged_lr": {
             "trials": {str(lr): float(final[i]) for i, (g, _, lr) in enumerate(runs) if g == "trial"},
@@ -353,8 +351,8 @@ def memory_profile(steps=(200, 2000), checkpoint=(False, True)) -> list[dict]:
         task = inner_task()
         params0 = task.init(jax.random.key(0))
         for ck in checkpoint:
-            loss = make_meta_loss(task, batches, checkpoint=ck)
-            f = jax.jit(jax.grad(lambda lr, p, loss=loss: loss(lr, p)[0]))
+            est = metalib.exact(inner_problem(task, batches), checkpoint=ck)
+            f = jax.jit(lambda lr, p, est=est: est.grad(lr, (), jax.random.key(0), p)[1])
             mem = f.lower(jnp.float32(0.5), params0).compile().memory_analysis()
             out.append({"inner_steps": t, "checkpoint": ck, "temp_bytes": int(mem.temp_size_in_bytes),
                         "argument_bytes": int(mem.argument_size_in_bytes)})

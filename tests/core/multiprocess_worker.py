@@ -47,11 +47,15 @@ def main(process_id: int, num_processes: int, devices: int, port: int, out: Path
     # A vmapped outer loop: 3 runs of minimising (w - target)^2 from different starting points.
     import jax.numpy as jnp
 
-    def meta_loss(w, target):
-        return jnp.sum((w - target) ** 2), {}
+    # (each run's key adds its own noise, so a mix-up of keys across processes would show)
+    from mnist1d_jax.meta import InnerProblem, exact
 
+    def step(w, state, t, key, target):
+        return state, jnp.sum((state - target) ** 2) + 0.01 * jax.random.normal(key)
+
+    problem = InnerProblem(lambda w, key, target: w, step, 1)
     starts, targets = jnp.array([[0.0], [1.0], [-2.0]]), jnp.array([[1.0], [2.0], [3.0]])
-    state, outer = run_outer(meta_loss, optax.sgd(0.1), starts, targets, 5, vmap=True)
+    state, outer = run_outer(exact(problem), optax.sgd(0.1), starts, targets, 5, vmap=True, key=jax.random.key(3))
     results["outer_meta"] = np.asarray(state.meta)
     results["outer_loss"] = np.asarray(outer["value"])
 

@@ -22,16 +22,16 @@ T, K, LR0 = 20, 5, 0.3
 U0 = float(np.log(LR0))
 
 
-def _init(m, ctx):
+def _init(m, key, ctx):
     return ctx["theta0"]
 
 
-def _step(m, theta, t, ctx):
+def _step(m, theta, t, key, ctx):
     lr = jnp.exp(m["log_lr"] if isinstance(m, dict) else m)
     return theta - lr * ctx["a"] * theta, 0.5 * jnp.sum(ctx["a"] * theta**2)
 
 
-PROBLEM = meta.Unrolled(_init, _step, T)
+PROBLEM = meta.InnerProblem(_init, _step, T)
 CTX = {"theta0": jnp.float32(1.0), "a": jnp.float32(1.0)}
 
 
@@ -64,8 +64,8 @@ def smoothed_grad(sigma, window):
 
 def _call(est, u=U0, ctx=CTX, key=None, state=None):
     key = jax.random.key(0) if key is None else key
-    state = est.init(u, ctx, key) if state is None else state
-    return est.grad(jnp.float32(u), state, ctx, key)
+    state = est.init(u, key, ctx) if state is None else state
+    return est.grad(jnp.float32(u), state, key, ctx)
 
 
 def _sample(est, n, seed):
@@ -106,13 +106,14 @@ def test_truncation_is_exact_at_full_window_and_shrinks_the_gradient_below_it():
     uneven = analytic_grad(factor=lambda t: np.where(t < 2, t, (t - 2) % 3))
     assert float(_call(meta.truncated(PROBLEM, 3))[1]) == pytest.approx(uneven, rel=1e-5)
     # the same numbers as the library's truncated unroll (truncation=K), and online: J calls sum to one run
-    step = lambda m, s, t: _step(m, s, t, CTX)  # noqa: E731
+    step = lambda m, s, t: _step(m, s, t, None, CTX)  # noqa: E731
     via_unroll = jax.grad(lambda u: meta.unroll(step, CTX["theta0"], jnp.arange(T), u, truncation=K)[1].mean())
     assert float(via_unroll(jnp.float32(U0))) == pytest.approx(float(g), rel=1e-6)
     online = meta.truncated(PROBLEM, K, online=True)
-    state, total = online.init(U0, CTX, None), 0.0
+    key = jax.random.key(0)
+    state, total = online.init(U0, key, CTX), 0.0
     for j in range(T // K):
-        (_, aux), gj, state = jax.jit(online.grad)(jnp.float32(U0), state, CTX, None)
+        (_, aux), gj, state = jax.jit(online.grad)(jnp.float32(U0), state, jax.random.fold_in(key, j), CTX)
         assert int(aux["window"]) == j and aux["losses"].shape == (K,)
         total += float(gj)
     assert total == pytest.approx(float(g), rel=1e-5) and int(state.window) == 0
@@ -147,24 +148,25 @@ def test_online_pes_over_one_run_of_windows_is_the_full_run_estimate():
     full, online = meta.pes(PROBLEM, K, sigma, pairs), meta.pes(PROBLEM, K, sigma, pairs, online=True)
 
     def accumulate(key):
-        """J consecutive online calls (keys fold_in(key, j)), then one more (a restart): (Σ g_j, windows, g)."""
-        state = online.init(jnp.float32(U0), CTX, key)
+        """J consecutive online calls (keys fold_in(key, j)), then one more (a restart): (Σ g_j, windows, g).
+        The call that starts a run (j = 0) fixes its keys: the later calls' keys are not used."""
+        state = online.init(jnp.float32(U0), key, CTX)
 
         def body(carry, j):
             state, total = carry
-            (_, aux), g, state = online.grad(jnp.float32(U0), state, CTX, jax.random.fold_in(key, j))
+            (_, aux), g, state = online.grad(jnp.float32(U0), state, jax.random.fold_in(key, j), CTX)
             return (state, total + g), aux["window"]
 
         (state, total), seen = jax.lax.scan(body, (state, 0.0), jnp.arange(windows))
-        (_, _), again, state = online.grad(jnp.float32(U0), state, CTX, jax.random.fold_in(key, 0))
+        (_, _), again, state = online.grad(jnp.float32(U0), state, jax.random.fold_in(key, 0), CTX)
         return total, seen, again, state.window
 
     key = jax.random.key(4)
     total, seen, again, window = jax.jit(accumulate)(key)
-    np.testing.assert_allclose(total, _call(full, key=key)[1], rtol=1e-5)
+    np.testing.assert_allclose(total, _call(full, key=jax.random.fold_in(key, 0))[1], rtol=1e-5)
     assert list(np.asarray(seen)) == list(range(windows)) and int(window) == 1
     # after the last window every particle restarts: the next call is the first call again
-    first = online.grad(jnp.float32(U0), online.init(jnp.float32(U0), CTX, key), CTX, jax.random.fold_in(key, 0))
+    first = online.grad(jnp.float32(U0), online.init(jnp.float32(U0), key, CTX), jax.random.fold_in(key, 0), CTX)
     np.testing.assert_allclose(again, first[1], rtol=1e-6)
     # and so the accumulated online estimate has the exact gradient as its expectation too
     totals = np.asarray(jax.jit(jax.vmap(lambda k: accumulate(k)[0]))(jax.random.split(jax.random.key(5), 500)),
@@ -175,7 +177,7 @@ def test_online_pes_over_one_run_of_windows_is_the_full_run_estimate():
 
 # a 2-D quadratic (a = 1, 3) with one learned log-rate per coordinate held in a dict: pytree meta (10 steps:
 # the eager reference runs every step in Python)
-PROBLEM_2D = meta.Unrolled(_init, _step, 2 * K)
+PROBLEM_2D = meta.InnerProblem(_init, _step, 2 * K)
 ESTIMATORS_2D = {
     "exact": meta.exact(PROBLEM_2D), "exact_safe": meta.exact(PROBLEM_2D, overflow_safe=True),
     "forward": meta.forward(PROBLEM_2D), "truncated": meta.truncated(PROBLEM_2D, K),
@@ -190,9 +192,9 @@ def test_every_estimator_jits_like_eager_and_vmaps_over_three_seeds(name):
     calls = 2 if name.endswith("online") else 1  # two calls carry an online state once
 
     def run(m, ctx, key):
-        state = est.init(m, ctx, key)
+        state = est.init(m, key, ctx)
         for c in range(calls):
-            out = est.grad(m, state, ctx, jax.random.fold_in(key, c))
+            out = est.grad(m, state, jax.random.fold_in(key, c), ctx)
             state = out[2]
         return out
 
@@ -221,37 +223,35 @@ def test_the_outer_loop_with_an_estimator_moves_the_rate_toward_its_optimum(est)
     ctxs = jax.tree.map(lambda x: jnp.full((3,), x), CTX)
     keys = jax.random.split(jax.random.key(1), 3)
     steps = 6
-    state, metrics = meta.run_outer(None, optax.sgd(2.0), starts, ctxs, steps, mode=est, key=keys, vmap=True,
-                                    chunk=4)
+    state, metrics = meta.run_outer(est, optax.sgd(2.0), starts, ctxs, steps, key=keys, vmap=True, chunk=4)
     rates = np.exp(np.asarray(metrics["record"]))
     assert rates.shape == (3, steps) and np.all(rates[:, -1] > np.exp(starts)) and np.all(rates < 1.0)
     assert np.all(np.asarray(state.step) == steps)
     if isinstance(state.estimator_state, meta.PESState):
         assert np.all(np.asarray(state.estimator_state.window) == steps % (T // K))  # round the windows and on
         # one run alone, in one chunk, is run 1 of the vmapped, chunked loop: key and state carry over chunks
-        _, alone = meta.run_outer(None, optax.sgd(2.0), starts[1], CTX, steps, mode=est, key=keys[1])
+        _, alone = meta.run_outer(est, optax.sgd(2.0), starts[1], CTX, steps, key=keys[1])
         np.testing.assert_allclose(alone["record"], metrics["record"][1], rtol=1e-6)
 
 
-def test_the_built_in_modes_are_unchanged():
-    """No leaves are added to the old modes' state, and their outer loop is the hand-written one."""
+def test_a_hand_written_value_and_grad_runs_the_plain_outer_loop():
+    """`from_value_and_grad` of ``jax.value_and_grad`` (or forward mode) gives the hand-written gradient-descent
+    trajectory, and the exact estimator of the same objective stated as a one-step problem gives it too."""
     opt = optax.adam(0.1)
-    state = meta.outer_init(opt, jnp.ones(2))
-    assert state.estimator_state == () and state.key == ()
-    assert len(jax.tree.leaves(state)) == 6 + len(jax.tree.leaves(opt.init(jnp.ones(2))))  # 6: step ... best_step
-    loss = lambda m, ctx: (jnp.sum((m - ctx) ** 2) + jnp.sum(jnp.sin(3 * m)), {"m": m})  # noqa: E731
+    loss = lambda m, key, ctx: (jnp.sum((m - ctx) ** 2) + jnp.sum(jnp.sin(3 * m)), {"m": m})  # noqa: E731
     target = jnp.array([0.5, -1.0])
-    for mode in ("reverse", "forward"):
-        final, metrics = meta.run_outer(loss, opt, jnp.ones(2), target, 5, mode=mode, clip=1.0)
-        m, opt_state = jnp.ones(2), opt.init(jnp.ones(2))
-        for _ in range(5):
-            g = jnp.clip(jax.grad(lambda m: loss(m, target)[0])(m), -1.0, 1.0)
-            updates, opt_state = opt.update(g, opt_state, m)
-            m = optax.apply_updates(m, updates)
+    m, opt_state = jnp.ones(2), opt.init(jnp.ones(2))
+    for _ in range(5):
+        g = jnp.clip(jax.grad(lambda m: loss(m, None, target)[0])(m), -1.0, 1.0)
+        updates, opt_state = opt.update(g, opt_state, m)
+        m = optax.apply_updates(m, updates)
+    cost = meta.Cost(1, 1)
+    for vg in (jax.value_and_grad(loss, has_aux=True), meta.value_and_grad_forward(loss)):
+        final, metrics = meta.run_outer(meta.from_value_and_grad(vg, cost, "hand-written"), opt, jnp.ones(2),
+                                        target, 5, clip=1.0, key=jax.random.key(0))
         np.testing.assert_allclose(final.meta, m, rtol=1e-6)
-    # the exact estimator on the same objective gives the reverse mode's trajectory
-    problem = meta.Unrolled(lambda m, ctx: m, lambda m, s, t, ctx: (s, loss(m, ctx)[0]), 1)
-    _, via_estimator = meta.run_outer(None, opt, jnp.ones(2), target, 5, mode=meta.exact(problem), clip=1.0,
+    problem = meta.InnerProblem(lambda m, k, ctx: m, lambda m, s, t, k, ctx: (s, loss(m, k, ctx)[0]), 1)
+    _, via_estimator = meta.run_outer(meta.exact(problem), opt, jnp.ones(2), target, 5, clip=1.0,
                                       key=jax.random.key(0))
     np.testing.assert_allclose(via_estimator["record"], metrics["record"], rtol=1e-6)
 
@@ -264,14 +264,16 @@ def test_the_built_in_modes_are_unchanged():
     (lambda: meta.antithetic_es(PROBLEM, 0.1, 0), "pairs=0 must be an integer >= 1"),
     (lambda: meta.exact(PROBLEM._replace(weights=np.ones(3))), r"weights must have shape \(20,\)"),
     (lambda: meta.exact(PROBLEM._replace(num_steps=0)), "num_steps=0"),
-    (lambda: meta.exact((_init, _step, T)), "problem must be an Unrolled"),
-    (lambda: _call(meta.exact(meta.Unrolled(lambda m, c: m * c["theta0"], _step, T), overflow_safe=True)),
-     "init_state must not depend on meta"),
-    (lambda: meta.run_outer(lambda m, c: (m, ()), optax.sgd(0.1), jnp.float32(U0), CTX, 2, mode=meta.exact(PROBLEM),
-                            key=jax.random.key(0)), "pass meta_loss=None"),
-    (lambda: meta.run_outer(None, optax.sgd(0.1), jnp.float32(U0), CTX, 2, mode=meta.exact(PROBLEM)), "needs key="),
-    (lambda: meta.run_outer(lambda m, c: (m, ()), optax.sgd(0.1), jnp.float32(1.0), None, 2, key=jax.random.key(0)),
-     "key= is used with an Estimator mode only"),
+    (lambda: meta.exact((_init, _step, T)), "problem must be a meta.InnerProblem"),
+    (lambda: _call(meta.exact(meta.InnerProblem(lambda m, k, c: m * c["theta0"], _step, T), overflow_safe=True)),
+     "init must not depend on meta"),
+    (lambda: meta.run_outer(lambda m, k, c: (m, ()), optax.sgd(0.1), jnp.float32(U0), CTX, 2,
+                            key=jax.random.key(0)), "expected a meta.Estimator"),
+    (lambda: meta.run_outer(meta.exact(PROBLEM), optax.sgd(0.1), jnp.float32(U0), CTX, 2), "needs key="),
+    (lambda: meta.run_outer(meta.exact(PROBLEM), optax.sgd(0.1), jnp.zeros(3), CTX, 2, vmap=True,
+                            key=jax.random.split(jax.random.key(0), 2)), r"keys of shape \(2,\) for 3 runs"),
+    (lambda: meta.truncated(PROBLEM, K, objective_at="start"), "objective_at='start' must be one of"),
+    (lambda: meta.exact(PROBLEM).grad(jnp.float32(U0), (), None, CTX), "a key is required"),
 ])
 def test_bad_arguments_are_refused_in_one_line(build, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -280,9 +282,11 @@ def test_bad_arguments_are_refused_in_one_line(build, fragment):
 
 def test_truncated_skips_zero_weight_windows_without_changing_the_estimate():
     """An objective that starts late (the last 2 of 4 windows): the leading windows run forward only, and the
-    value, losses and gradient equal those with traced weights (no skipping), `keep_state` the final state."""
-    late = PROBLEM._replace(weights=np.where(np.arange(T) >= 2 * K, 1.0 / (T - 2 * K), 0.0))
-    skipping = meta.truncated(late, K, keep_state=True)
+    value, losses and gradient equal those with traced weights (no skipping), and the metrics see the final
+    state."""
+    late = PROBLEM._replace(weights=np.where(np.arange(T) >= 2 * K, 1.0 / (T - 2 * K), 0.0),
+                            metrics=lambda m, s, k, c: {"state": s})
+    skipping = meta.truncated(late, K)
     assert skipping.cost.backward == T - 2 * K
     (value, aux), g, _ = jax.jit(lambda u: _call(skipping, u))(jnp.float32(U0))
 
@@ -295,19 +299,18 @@ def test_truncated_skips_zero_weight_windows_without_changing_the_estimate():
     np.testing.assert_allclose(aux["losses"], ref_aux["losses"], rtol=1e-6)
     np.testing.assert_allclose(g, ref_g, rtol=1e-6)
     assert float(g) != 0.0
-    final, _ = meta.unroll(lambda m, s, t: _step(m, s, t, CTX), CTX["theta0"], jnp.arange(T), jnp.float32(U0))
-    np.testing.assert_allclose(aux["state"], final, rtol=1e-6)
+    final, _ = meta.unroll(lambda m, s, t: _step(m, s, t, None, CTX), CTX["theta0"], jnp.arange(T),
+                           jnp.float32(U0))
+    np.testing.assert_allclose(aux["metrics"]["state"], final, rtol=1e-6)
     # an uneven window (K = 3: a 2-step first window, then six of 3) whose zero-weight steps run forward only
     uneven = meta.truncated(late, 3)
     assert uneven.cost.backward == T - 8  # steps 0..7 forward only (the first weighted step, 10, is in 8..10)
     np.testing.assert_allclose(jax.jit(lambda u: _call(uneven, u)[1])(jnp.float32(U0)),
                                traced_uneven(jnp.float32(U0), jnp.asarray(late.weights, jnp.float32)), rtol=1e-6)
-    with pytest.raises(ValueError, match="keep_state is for online=False"):
-        meta.truncated(late, K, online=True, keep_state=True)
 
 
 def test_costs_count_inner_steps():
-    assert meta.exact(PROBLEM).cost == meta.Cost(forward=2 * T, backward=T, tangent=0, states=T)
+    assert meta.exact(PROBLEM).cost == meta.Cost(forward=2 * T, backward=T, tangent=0, states=T, hvp=0)
     assert meta.truncated(PROBLEM, K).cost.states == K
     assert meta.forward(PROBLEM).cost == meta.Cost(forward=T, backward=0, tangent=T, states=1)
     assert meta.antithetic_es(PROBLEM, 0.1, 8).cost.forward == 16 * T

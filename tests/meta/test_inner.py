@@ -4,7 +4,6 @@ forward mode, constrained meta-parameters, and the overflow-free exact meta-grad
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from mnist1d_jax import meta
@@ -20,9 +19,20 @@ def tiny():
     return task, batches, task.init(kp)
 
 
+def make_meta_loss(task, batches, *, checkpoint=False, truncation=None):
+    """``meta_loss(lr, params0)``: the mean of the losses of plain SGD with rate lr over `batches`."""
+    step = meta.make_inner_step(lambda lr, p, b: task.loss(p, b), meta.sgd(lambda lr: lr))
+
+    def meta_loss(lr, params0):
+        _, losses = meta.unroll(step, (params0, ()), batches, lr, checkpoint=checkpoint, truncation=truncation)
+        return losses.mean(), {}
+
+    return meta_loss
+
+
 def test_meta_gradient_matches_finite_differences(tiny):
     task, batches, params0 = tiny
-    f = lr_study.make_meta_loss(task, batches)
+    f = make_meta_loss(task, batches)
     value = jax.jit(lambda lr: f(lr, params0)[0])
     grad = jax.jit(jax.grad(lambda lr: f(lr, params0)[0]))
     for lr in (0.1, 0.6):
@@ -33,18 +43,18 @@ def test_meta_gradient_matches_finite_differences(tiny):
 
 def test_checkpoint_truncation_and_forward_mode_give_the_same_gradient(tiny):
     task, batches, params0 = tiny
-    g = lambda **kw: jax.grad(lambda lr: lr_study.make_meta_loss(task, batches, **kw)(lr, params0)[0])(0.5)
+    g = lambda **kw: jax.grad(lambda lr: make_meta_loss(task, batches, **kw)(lr, params0)[0])(0.5)
     plain = g(checkpoint=False)
     np.testing.assert_allclose(g(checkpoint=True), plain, rtol=1e-6)
     np.testing.assert_allclose(g(checkpoint=True, truncation=6), plain, rtol=1e-6)
     assert not np.isclose(g(checkpoint=True, truncation=2), plain, rtol=1e-3)  # truncation really cuts
-    (_, _), fwd = meta.value_and_grad_forward(lr_study.make_meta_loss(task, batches))(jnp.float32(0.5), params0)
+    (_, _), fwd = meta.value_and_grad_forward(make_meta_loss(task, batches))(jnp.float32(0.5), params0)
     np.testing.assert_allclose(fwd, plain, rtol=1e-5)
 
 
 def test_jit_equals_eager(tiny):
     task, batches, params0 = tiny
-    f = jax.value_and_grad(lambda lr: lr_study.make_meta_loss(task, batches)(lr, params0)[0])
+    f = jax.value_and_grad(lambda lr: make_meta_loss(task, batches)(lr, params0)[0])
     with jax.disable_jit():
         eager = f(0.3)
     jitted = jax.jit(f)(0.3)
@@ -57,26 +67,24 @@ def test_reparametrisation_round_trip(reparam, value):
     np.testing.assert_allclose(reparam.to_constrained(reparam.to_unconstrained(x)), x, rtol=1e-6)
 
 
-def test_weight_decay_example_learns_a_weight_decay_that_lowers_the_meta_objective(tiny):
-    """The README example: a positive weight decay in log space, metalearned through SGD, lowers the validation
-    loss it is trained on from its starting value."""
+def test_the_overflow_free_pass_with_a_final_objective_equals_autodiff(tiny):
+    """``unroll_value_and_grad(..., final_objective=)``: the weighted losses plus an objective of the final state,
+    and its gradient, equal `jax.value_and_grad` of the same where that is finite."""
     task, batches, params0 = tiny
+    step = meta.make_inner_step(lambda lr, p, b: task.loss(p, b), meta.sgd(lambda lr: lr))
     val = (batches[0][0] + 0.1, batches[1][0])
+    weights = jnp.linspace(0.0, 0.2, 6)
+    final_objective = lambda lr, state: task.loss(state[0], val) + 0.1 * lr  # noqa: E731
 
-    def loss_fn(log_wd, params, batch):
-        return task.loss(params, batch) + 0.5 * meta.positive.to_constrained(log_wd) * sum(
-            jnp.sum(p**2) for p in jax.tree.leaves(params))
+    def reference(lr):
+        final, losses = meta.unroll(step, (params0, ()), batches, lr)
+        return jnp.sum(weights * losses) + final_objective(lr, final)
 
-    step = meta.make_inner_step(loss_fn, meta.sgd(lambda m: 0.5))
-
-    def meta_loss(m, p0):
-        (params, _), _ = meta.unroll(step, (p0, ()), batches, m)
-        return task.loss(params, val), ()
-
-    state, metrics = meta.run_outer(meta_loss, optax.adam(0.3), jnp.log(1e-2), params0, 8)
-    assert int(state.step) == 8
-    assert float(metrics["value"][-1]) < float(metrics["value"][0])  # the meta-objective went down
-    assert float(state.meta) != float(jnp.log(1e-2))
+    value, grad = jax.value_and_grad(reference)(jnp.float32(0.4))
+    (ours, _), scaled = jax.jit(lambda lr: meta.unroll_value_and_grad(step, (params0, ()), batches, lr, weights,
+                                                                      final_objective=final_objective))(0.4)
+    assert float(ours) == pytest.approx(float(value), rel=1e-6)
+    assert float(jnp.ldexp(scaled.mantissa, scaled.exponent)) == pytest.approx(float(grad), rel=1e-5)
 
 
 def test_scaled_meta_gradient_of_a_chaotic_unroll_is_exact_where_autodiff_overflows():

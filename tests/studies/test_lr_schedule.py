@@ -27,7 +27,7 @@ def test_schedule_interpolates_log_rates_between_knots():
 
 
 def test_the_objective_is_the_soft_validation_error_of_the_last_steps():
-    """PES's objective for the constant schedule equals the mean soft error the Unrolled steps report."""
+    """The meta-objective weights the soft validation errors of the last ``objective_steps`` steps."""
     config = study.QUICK
     problem = study.make_problem(config, study._data(config))
     w = np.asarray(problem.weights)
@@ -54,7 +54,7 @@ def test_an_interrupted_meta_training_resumes_at_its_last_chunk(tmp_path):
             def interrupting(n=1):
                 update(n)
                 calls.append(n)
-                if len(calls) == 2:  # the first is the resume offset, the second the first chunk's
+                if len(calls) == 1:  # the first chunk's (a fresh run has no resume offset to show)
                     raise KeyboardInterrupt
 
             bar.update = interrupting
@@ -66,6 +66,7 @@ def test_an_interrupted_meta_training_resumes_at_its_last_chunk(tmp_path):
     tag = {k: v for k, v in config.to_dict().items() if k not in ("eval_seeds", "grid")}
     partial = Store(tmp_path / "a").get("meta_training_partial", tag)
     assert int(np.asarray(partial["state"][0]).ravel()[0]) == 1  # OuterState.step: one chunk was kept
+    assert partial["format"] == "run_outer/1" and np.shape(partial["metrics"]["value"]) == (1, 1)
     resumed = study.run(config, Context(store=Store(tmp_path / "a")))
     whole = study.run(config, Context(store=Store(tmp_path / "b")))
     np.testing.assert_allclose(resumed["learned_log_lr"], whole["learned_log_lr"], rtol=1e-6)

@@ -27,10 +27,10 @@ def test_tiny_run(run_quick, tmp_path):
 def test_the_outer_loop_resumes_from_its_store(tmp_path):
     config = study.QUICK.replace(outer_steps=4, chunk=2, transfer=False)
     ctx = Context(store=Store(tmp_path))
-    _, first, _ = study.learn(config, ctx)
-    state, again, _ = study.learn(config, ctx)  # nothing left to run: the saved state is the final one
-    assert int(np.asarray(state.step)[0]) == 4
-    np.testing.assert_array_equal(first["value"], again["value"])
+    first = study.learn(config, ctx)["metrics"]
+    again = study.learn(config, ctx)  # nothing left to run: the saved state is the final one
+    assert int(np.asarray(again["state"].step)[0]) == 4
+    np.testing.assert_array_equal(first["value"], again["metrics"]["value"])
 
 
 def test_the_exact_and_truncated_runs_are_kept_apart_in_the_store(tmp_path):
@@ -38,8 +38,8 @@ def test_the_exact_and_truncated_runs_are_kept_apart_in_the_store(tmp_path):
     only."""
     config = study.QUICK.replace(transfer=False)
     ctx = Context(store=Store(tmp_path))
-    _, truncated, _ = study.learn(config, ctx)
-    _, exact, _ = study.learn(config, ctx, estimator="exact")
+    truncated = study.learn(config, ctx)["metrics"]
+    exact = study.learn(config, ctx, estimator="exact")["metrics"]
     assert not np.array_equal(truncated["grad_norm"], exact["grad_norm"])
     np.testing.assert_allclose(exact["value"][:, 0], truncated["value"][:, 0], rtol=1e-6)  # same forward run
     assert study._learning_fields(config.replace(window=2), "exact") == study._learning_fields(config, "exact")

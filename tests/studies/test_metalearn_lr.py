@@ -4,6 +4,7 @@ flat memory with checkpointing, the sweep's starting rates."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from mnist1d_jax import meta
@@ -25,25 +26,33 @@ def test_memory_stays_flat_with_checkpointing():
     assert big < 4 * small + 2_000_000  # grows by a carry per step, not by every activation
 
 
+def _grad(est, lr, params0):
+    return jax.jit(est.grad)(lr, (), jax.random.key(0), params0)
+
+
 def test_fused_lr_meta_gradient_equals_autodiff(tiny):
+    """The fused estimator equals forward mode (``mode="forward"``) and reverse mode (``"reverse"``) of the
+    study's inner problem."""
     task, batches, params0 = tiny
-    (value, aux), grad = jax.jit(lr_study.make_fused_value_and_grad(batches))(jnp.float32(0.4), params0)
-    (ref_value, ref_aux), ref_grad = meta.value_and_grad_forward(lr_study.make_meta_loss(task, batches))(
-        jnp.float32(0.4), params0)
-    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
-    np.testing.assert_allclose(aux["final_loss"], ref_aux["final_loss"], rtol=1e-6)
-    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5)
+    (value, aux), grad, _ = _grad(lr_study.fused_estimator(batches), jnp.float32(0.4), params0)
+    problem = lr_study.inner_problem(task, batches)
+    for ref in (meta.forward(problem), meta.exact(problem, checkpoint=False)):
+        (ref_value, ref_aux), ref_grad, _ = _grad(ref, jnp.float32(0.4), params0)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+        np.testing.assert_allclose(aux["losses"], ref_aux["losses"], rtol=1e-6)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-4)
 
 
 def test_fused_lr_meta_gradient_vmapped_over_runs_equals_each_run(tiny):
     """Under vmap the first layer's products fold the run axis into one product: the numbers must not move."""
     task, batches, _ = tiny
-    vg = lr_study.make_fused_value_and_grad(batches)
+    est = lr_study.fused_estimator(batches)
     params = jax.vmap(lambda k: task.init(k))(jax.random.split(jax.random.key(1), 3))
     lrs = jnp.array([0.05, 0.4, 1.5])
-    (values, _), grads = jax.jit(jax.vmap(vg))(lrs, params)
+    keys = jax.random.split(jax.random.key(0), 3)
+    (values, _), grads, _ = jax.jit(jax.vmap(lambda lr, k, p: est.grad(lr, (), k, p)))(lrs, keys, params)
     for i in range(3):
-        (value, _), grad = jax.jit(vg)(lrs[i], jax.tree.map(lambda a, i=i: a[i], params))
+        (value, _), grad, _ = _grad(est, lrs[i], jax.tree.map(lambda a, i=i: a[i], params))
         np.testing.assert_allclose(values[i], value, rtol=1e-6)
         np.testing.assert_allclose(grads[i], grad, rtol=1e-5)
 
@@ -56,15 +65,13 @@ def test_lr_sweep_cycles_its_starting_rates_over_the_inits():
 
 
 
-def test_estimator_problem_is_the_paper_faithful_objective(tiny):
-    """`meta.exact` of the study's `Unrolled` gives the fused mode's value and meta-gradient."""
-    task, batches, params0 = tiny
-    est = meta.exact(lr_study.estimator_problem(task, batches))
-    (value, aux), grad, _ = jax.jit(est.grad)(jnp.float32(0.4), (), params0, jax.random.key(0))
-    (ref_value, _), ref_grad = jax.jit(lr_study.make_fused_value_and_grad(batches))(jnp.float32(0.4), params0)
-    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
-    np.testing.assert_allclose(grad, ref_grad, rtol=1e-4)
-    assert aux["losses"].shape == (6,)
+def test_the_study_sgd_is_optax_sgd_forward():
+    """`plain_sgd` is ``optax.sgd`` up to float32 rounding: the same updates (it only keeps the records' order
+    of operations in the meta-gradient)."""
+    g = {"w": jnp.array([0.3, -1.7, 2e-3])}
+    ours, _ = lr_study.plain_sgd(0.62).update(g, lr_study.plain_sgd(0.62).init(g))
+    theirs, _ = optax.sgd(0.62).update(g, optax.sgd(0.62).init(g))
+    np.testing.assert_array_equal(ours["w"], theirs["w"])
 
 
 def test_estimator_config_is_validated():

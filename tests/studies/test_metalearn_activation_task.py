@@ -8,9 +8,21 @@ import optax
 import pytest
 
 from mnist1d_jax import meta
-from mnist1d_jax.meta import activation_task as core
 from mnist1d_jax.precision import use_precision
+from mnist1d_jax.studies import metalearn_activation_task as core
 from mnist1d_jax.studies.metalearn_activation import fit_pwl
+
+KEY = jax.random.key(0)  # (unused by the study's problem: its randomness is fixed in the task)
+
+
+def value_and_grad(cfg, estimator=meta.exact, **kw):
+    """``(g, task) -> ((objective, aux), grad)`` of `estimator` on the study's inner problem."""
+    est = estimator(core.inner_problem(cfg), **kw)
+    return lambda g, task: est.grad(g, (), KEY, task)[:2]
+
+
+def objective(cfg):
+    return lambda g, task: value_and_grad(cfg)(g, task)[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +57,8 @@ def test_hand_written_inner_gradient_equals_autodiff(act_task, setting):
 
 def test_activation_meta_gradient_matches_finite_differences(act_task):
     cfg, task, gp = act_task
-    f = jax.jit(lambda g: core.make_meta_loss(cfg)(g, task)[0])
-    grad = jax.grad(f)(gp)
+    f = jax.jit(lambda g: objective(cfg)(g, task))
+    grad = jax.jit(lambda g: value_and_grad(cfg)(g, task)[1])(gp)
     direction = jax.tree.map(lambda a: jnp.sign(a), grad)
     eps = 1e-2
     shift = lambda s: jax.tree.map(lambda p, d: p + s * d, gp, direction)
@@ -57,9 +69,10 @@ def test_activation_meta_gradient_matches_finite_differences(act_task):
 
 def test_tabulated_g_option_matches_the_exact_meta_gradient(act_task):
     cfg, task, gp = act_task
-    exact = jax.value_and_grad(lambda g: core.make_meta_loss(cfg)(g, task)[0])(gp)
+    (exact_value, _), exact_grad = value_and_grad(cfg)(gp, task)
     table_cfg = core.InnerConfig(**{**cfg.__dict__, "g_table": 257})
-    approx = jax.value_and_grad(lambda g: core.make_meta_loss(table_cfg)(g, task)[0])(gp)
+    (approx_value, _), approx_grad = value_and_grad(table_cfg)(gp, task)
+    exact, approx = (exact_value, exact_grad), (approx_value, approx_grad)
     np.testing.assert_allclose(approx[0], exact[0], rtol=1e-5)
     e, a = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(t[1])]) for t in (exact, approx))
     assert np.linalg.norm(a - e) <= 1e-3 * np.linalg.norm(e)
@@ -93,29 +106,18 @@ def test_rmsprop_meta_gradient_is_finite_when_v_underflows_to_zero():
         jnp.sqrt(new_v["w"]) + cfg.rms_eps))
 
 
-def test_meta_loss_scale_gives_the_same_clipped_update(act_task):
-    """Differentiating 2⁻⁶⁴·loss and clipping in the scaled space is the unscaled update, bit for bit up to
-    rounding, while keeping an exploding backward pass inside float32's range."""
-    cfg, task, gp = act_task
-    f = core.make_meta_loss(cfg)
-    outs = [meta.run_outer(f, optax.sgd(0.3), gp, task, 2, clip=0.1, loss_scale=s)[1] for s in (1.0, 2.0**-64)]
-    np.testing.assert_allclose(outs[1]["value"], outs[0]["value"], rtol=1e-6)
-    np.testing.assert_allclose(outs[1]["grad_norm"], outs[0]["grad_norm"], rtol=1e-5)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), outs[1]["record"],
-                 outs[0]["record"])
-
-
 def test_renormalised_reverse_pass_equals_autodiff(act_task):
     cfg, task, gp = act_task
-    (value, aux), scaled = jax.jit(core.make_meta_value_and_grad(cfg))(gp, task)
-    (ref_value, ref_aux), ref = jax.value_and_grad(core.make_meta_loss(cfg), has_aux=True)(gp, task)
+    (value, aux), scaled = jax.jit(value_and_grad(cfg, overflow_safe=True))(gp, task)
+    (ref_value, ref_aux), ref = jax.jit(value_and_grad(cfg))(gp, task)
     np.testing.assert_allclose(value, ref_value, rtol=1e-6)
-    np.testing.assert_allclose(aux["test_acc"], ref_aux["test_acc"])
+    np.testing.assert_allclose(aux["metrics"]["test_acc"], ref_aux["metrics"]["test_acc"])
     grad = jax.tree.map(lambda m: jnp.ldexp(m, scaled.exponent), scaled.mantissa)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-8), grad, ref)
     # and in the outer loop: the same clipped updates as plain reverse mode
-    runs = [meta.run_outer(core.make_meta_loss(cfg), optax.sgd(0.3), gp, task, 2, clip=0.1, mode=mode)[1]
-            for mode in ("reverse", core.make_meta_value_and_grad(cfg))]
+    problem = core.inner_problem(cfg)
+    runs = [meta.run_outer(est, optax.sgd(0.3), gp, task, 2, clip=0.1, key=KEY)[1]
+            for est in (meta.exact(problem), meta.exact(problem, overflow_safe=True))]
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), runs[1]["record"],
                  runs[0]["record"])
 
@@ -133,9 +135,9 @@ def test_truncated_meta_gradient_is_exact_for_one_window_and_keeps_the_forward_r
     """Window = inner_steps is the exact gradient; shorter windows give the same objective and aux (the same
     forward run) and a gradient that differs (the short-horizon bias)."""
     cfg, task, gp = act_task
-    (ref_value, ref_aux), ref = jax.jit(jax.value_and_grad(core.make_meta_loss(cfg), has_aux=True))(gp, task)
+    (ref_value, ref_aux), ref = jax.jit(value_and_grad(cfg))(gp, task)
     for window in (6, 3):
-        (value, aux), grad = jax.jit(core.make_truncated_value_and_grad(cfg, window))(gp, task)
+        (value, aux), grad = jax.jit(value_and_grad(cfg, meta.truncated, window=window))(gp, task)
         np.testing.assert_allclose(value, ref_value, rtol=1e-6)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5), aux, ref_aux)
         close = all(np.allclose(a, b, rtol=1e-4, atol=1e-8) for a, b in

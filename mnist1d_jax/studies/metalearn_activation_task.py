@@ -1,9 +1,10 @@
-"""The inner problem of the learned-activation study, as a task of plain functions over pytrees.
+"""The inner problem of the learned-activation study (``metalearn_activation``), in plain functions over pytrees.
 
 f(x) = ELU(x) + 0.2·g(x), g a scalar tanh MLP 1→H₁→…→1 (default 1→100→100→1; the notebook's 1→100→1 is
 ``g_hidden=(100,)``). Inner model: Dense 40→128, f, + 0.1·(2U−1) hidden noise shared over the batch, Dense
-128→10, trained by a differentiable RMSProp variant for 301 steps. The meta-loss (mean of the last
-200 inner losses) is differentiated through the whole unroll with `mnist1d_jax.meta.unroll`.
+128→10, trained by a differentiable RMSProp variant for 301 steps. `inner_problem` states it as a
+`meta.InnerProblem` (meta-objective: the mean of the last 200 inner losses; metrics: the trained model's test
+accuracy), which every estimator of `mnist1d_jax.meta` takes.
 
 Plain functions rather than Flax modules: the activation is applied to 100×128 scalars per inner step and
 the meta-gradient runs through all of it, so the code keeps every matmul explicit and float32. The operands of
@@ -21,8 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mnist1d_jax.meta import inner as metalib
-from mnist1d_jax.meta.estimators import Unrolled, truncated
+from mnist1d_jax import meta as metalib
 from mnist1d_jax.nn.init import dense_params
 from mnist1d_jax.precision import emulate
 
@@ -133,8 +133,8 @@ BASELINES: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 # ----------------------------------------------------------------------------------------------------------------
-class InnerProblem(NamedTuple):
-    """Everything fixed across outer steps of one run (common random numbers).
+class ActivationTask(NamedTuple):
+    """The context of one run: everything fixed across its outer steps (common random numbers).
 
     ``x [T, B, 40]``, ``y [T, B]`` the sequential batches; ``keys [T]`` the per-step noise keys;
     ``params0`` the inner init; ``x_test [N, 40]``, ``y_test [N]``; ``test_key`` the test-time noise key.
@@ -149,12 +149,12 @@ class InnerProblem(NamedTuple):
     test_key: jax.Array
 
 
-def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> InnerProblem:
+def make_task(key, x_train, y_train, x_test, y_test, cfg: InnerConfig) -> ActivationTask:
     """Sequential batches ``(B·s) mod N`` from index 0, a fixed inner init and fixed noise keys."""
     k_init, k_noise, k_test = jax.random.split(key, 3)
     n = x_train.shape[0]
     idx = (jnp.arange(cfg.inner_steps)[:, None] * cfg.batch_size + jnp.arange(cfg.batch_size)) % n
-    return InnerProblem(
+    return ActivationTask(
         x=jnp.asarray(x_train, jnp.float32)[idx],
         y=jnp.asarray(y_train, jnp.int32)[idx],
         keys=jax.random.split(k_noise, cfg.inner_steps),
@@ -298,16 +298,16 @@ def _inner_step(act_fd: Callable, cfg: InnerConfig) -> Callable:
     return step
 
 
-def _test_accuracy(params, meta, task: InnerProblem, act: Callable, cfg: InnerConfig) -> jax.Array:
+def _test_accuracy(params, meta, task: ActivationTask, act: Callable, cfg: InnerConfig) -> jax.Array:
     logits = forward(params, task.x_test, task.test_key, lambda h, k: act(meta, h, k), cfg.noise)
     return jax.lax.stop_gradient(100.0 * jnp.mean(jnp.argmax(logits, -1) == task.y_test))
 
 
-def _start(task: InnerProblem):
+def _start(task: ActivationTask):
     return task.params0, jax.tree.map(jnp.ones_like, task.params0)  # RMSProp's v starts at 1 (the original)
 
 
-def inner_run(meta, task: InnerProblem, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
+def inner_run(meta, task: ActivationTask, cfg: InnerConfig, act: Callable, *, checkpoint: bool = True,
               act_fd: Callable | None = None):
     """Train the inner model with activation ``act(meta, ·)``; returns (losses [T], test accuracy %)."""
     act_fd = value_and_derivative(act) if act_fd is None else act_fd
@@ -322,67 +322,22 @@ def objective_weights(cfg: InnerConfig) -> jax.Array:
     return (t >= cfg.objective_from).astype(jnp.float32) / (cfg.inner_steps - cfg.objective_from)
 
 
-def _aux(losses, acc):
-    return {"final_loss": losses[-1], "test_acc": acc, "mean_loss": jnp.mean(losses)}
+def inner_problem(cfg: InnerConfig) -> metalib.InnerProblem:
+    """The study's inner run as a `meta.InnerProblem`: meta g's parameters; context the run's `ActivationTask`
+    (the key is unused: batches, init and noise are fixed, common random numbers); state ``(params, v)``; step t
+    the RMSProp step on batch t with its noise key; weights the meta-objective's (`objective_weights`); metrics
+    the trained model's test accuracy (%). Every estimator of `mnist1d_jax.meta` takes it: ``meta.exact(...,
+    overflow_safe=True)`` is the paper's meta-gradient, ``meta.truncated(..., window)`` the study's default."""
+    act, step = make_act(cfg, "learned"), _inner_step(make_act_fd(cfg, "learned"), cfg)
 
-
-def make_meta_loss(cfg: InnerConfig, *, checkpoint: bool = True):
-    """``meta_loss(g_params, task) -> (mean of losses[101:], {"final_loss", "test_acc", "mean_loss"})``."""
-    act, act_fd = make_act(cfg, "learned"), make_act_fd(cfg, "learned")
-
-    def meta_loss(gp, task):
-        losses, acc = inner_run(gp, task, cfg, act, checkpoint=checkpoint, act_fd=act_fd)
-        return jnp.mean(losses[cfg.objective_from:]), _aux(losses, acc)
-
-    return meta_loss
-
-
-def make_meta_value_and_grad(cfg: InnerConfig):
-    """``(g_params, task) -> ((objective, aux), ScaledGrad)``: `make_meta_loss` and its exact gradient by
-    `mnist1d_jax.meta.unroll_value_and_grad`, which cannot overflow.
-
-    The study's unroll is chaotic once g grows: the true meta-gradient then exceeds float32's range (seen at
-    outer steps 128-153 of the 1→100→100→1 runs; plain reverse mode gives inf − inf = NaN there). The outer
-    loop clips it elementwise, which `ScaledGrad` lets it do exactly.
-    """
-    act, act_fd = make_act(cfg, "learned"), make_act_fd(cfg, "learned")
-    weights = objective_weights(cfg)
-
-    def value_and_grad(gp, task):
-        (value, ((params, _), losses)), grad = metalib.unroll_value_and_grad(
-            _inner_step(act_fd, cfg), _start(task), (task.x, task.y, task.keys), gp, weights)
-        return (value, _aux(losses, _test_accuracy(params, gp, task, act, cfg))), grad
-
-    return value_and_grad
-
-
-def unrolled(cfg: InnerConfig) -> Unrolled:
-    """The inner run as a `meta.Unrolled` for the estimators of ``meta.estimators``: meta g's parameters,
-    context the `InnerProblem`, state ``(params, v)``, step t the RMSProp step on batch t, weights the
-    meta-objective's (`objective_weights`). The very step of `make_meta_loss`, so the exact estimator of this
-    problem is the study's exact meta-gradient."""
-    step = _inner_step(make_act_fd(cfg, "learned"), cfg)
-
-    def step_t(gp, state, t, task: InnerProblem):
+    def step_t(gp, state, t, key, task: ActivationTask):
         return step(gp, state, (task.x[t], task.y[t], task.keys[t]))
 
-    return Unrolled(lambda gp, task: _start(task), step_t, cfg.inner_steps, objective_weights(cfg))
+    def metrics(gp, state, key, task: ActivationTask):
+        return {"test_acc": _test_accuracy(state[0], gp, task, act, cfg)}
 
-
-def make_truncated_value_and_grad(cfg: InnerConfig, window: int):
-    """``(g_params, task) -> ((objective, aux), grad)`` like `make_meta_value_and_grad`, the gradient by
-    truncated backprop (``meta.truncated`` with windows of `window` inner steps, `window` dividing
-    ``inner_steps``): the same forward run, objective and aux (the trained model's test accuracy), a gradient
-    that ignores each step's effect beyond its window. Windows before ``objective_from`` run forward only."""
-    act = make_act(cfg, "learned")
-    estimator = truncated(unrolled(cfg), window, keep_state=True)
-
-    def value_and_grad(gp, task):
-        (value, aux), grad, _ = estimator.grad(gp, (), task, None)
-        params, _ = aux["state"]
-        return (value, _aux(aux["losses"], _test_accuracy(params, gp, task, act, cfg))), grad
-
-    return value_and_grad
+    return metalib.InnerProblem(lambda gp, key, task: _start(task), step_t, cfg.inner_steps,
+                                objective_weights(cfg), metrics=metrics)
 
 
 def tabulated_activation(g_params, *, g_scale: float = 0.2, nodes: int = 1025, span: float = 12.0) -> Callable:
