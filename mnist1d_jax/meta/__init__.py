@@ -4,7 +4,8 @@ Every piece is a pure function (after learned_optimization and optax's meta-lear
 
 * `InnerProblem` (``meta.problem``): ``init(meta, key, context)``, ``step(meta, state, t, key, context) ->
   (state, loss_t)``, ``num_steps``, optional ``weights``, a held-out ``objective``, ``metrics`` and a
-  ``train_loss``; `inner_problem(task, optimizer, data, objective=...)` builds the common case; `Task` /
+  ``train_loss``; `inner_problem(task, optimizer, data, objective=...)` builds the common case; `run_inner`
+  runs one forward (to evaluate what was learned on fresh keys); `Task` /
   `classifier_task` are the models it trains;
 * estimators, each ``init`` / ``grad`` with a static `Cost`: `exact` (checkpointed, or the overflow-safe
   `ScaledGrad` form), `forward`, `truncated`, `antithetic_es`, `pes`, `implicit` (implicit function theorem, CG
@@ -44,7 +45,7 @@ from mnist1d_jax.meta.outer import (
     outer_init,
     run_outer,
 )
-from mnist1d_jax.meta.problem import InnerProblem, InnerState, RunKeys, inner_problem, run_keys
+from mnist1d_jax.meta.problem import InnerProblem, InnerState, RunKeys, inner_problem, run_inner, run_keys
 from mnist1d_jax.meta.tasks import Task, classifier_task
 from mnist1d_jax.meta.truncated import WindowState, truncated
 
@@ -52,5 +53,5 @@ __all__ = ["Checkpoint", "Cost", "Estimator", "InnerProblem", "InnerState", "Non
            "PESState", "RENORMALIZE_ABOVE", "Reparam", "RunKeys", "ScaledGrad", "Task", "WindowState",
            "antithetic_es", "check_finite", "classifier_task", "clip_scaled", "exact", "forward",
            "from_value_and_grad", "identity", "implicit", "inner_problem", "make_inner_step", "make_outer_scan",
-           "neumann_solve", "outer_init", "pes", "positive", "run_keys", "run_outer", "sgd", "truncated",
+           "neumann_solve", "outer_init", "pes", "positive", "run_inner", "run_keys", "run_outer", "sgd", "truncated",
            "unit_interval", "unroll", "unroll_value_and_grad", "value_and_grad_forward"]

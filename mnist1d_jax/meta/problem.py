@@ -154,6 +154,15 @@ def metrics_at(problem: InnerProblem, meta, state, keys: RunKeys, n, context) ->
     return {"metrics": jax.lax.stop_gradient(m)}
 
 
+def run_inner(problem: InnerProblem, meta, key, context):
+    """One inner run forward, no gradient: ``(final state, losses [T])`` with the keys an estimator called with
+    `key` would use (to evaluate a learned thing on fresh keys: a distilled set, a learned optimiser)."""
+    keys = run_keys(split_estimator_key(key)[0])
+    meta = jax.lax.stop_gradient(meta)
+    return run_steps(problem, meta, problem.init(meta, keys.init, context), jnp.arange(problem.num_steps), keys,
+                     context)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # the builder
 def _batch_source(data) -> tuple[Callable, int | None]:
@@ -244,4 +253,4 @@ def inner_problem(
 
 
 __all__ = ["RUN_STREAM", "InnerProblem", "InnerState", "RunKeys", "as_key", "check_problem", "inner_problem",
-           "run_keys", "split_estimator_key"]
+           "run_inner", "run_keys", "split_estimator_key"]
