@@ -121,5 +121,61 @@ def estimator_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def _per_outer_step(est, optimizer, meta0, context, steps: int) -> float:
+    """Seconds per outer step of `est` (compile excluded: a warm-up call, then the best of two)."""
+    import time
+
+    import jax
+
+    from mnist1d_jax import meta
+
+    scan = jax.jit(meta.make_outer_scan(est, optimizer, steps))
+    state = meta.outer_init(est, optimizer, meta0, jax.random.key(0), context)
+    jax.block_until_ready(scan(state, context))
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        jax.block_until_ready(scan(state, context))
+        best = min(best, time.perf_counter() - start)
+    return best / steps
+
+
+def study_rows(quick: bool) -> list[dict]:
+    """Seconds per outer step of the metalearning studies beyond the paper (one run, compile excluded): dataset
+    distillation (MLP and CNN, T = 30, exact) and the learned optimiser (online PES, one window per step)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from mnist1d_jax import meta
+    from mnist1d_jax.data.coresets import class_labels
+    from mnist1d_jax.data.io import get_dataset
+    from mnist1d_jax.data.splits import prepare_data
+    from mnist1d_jax.studies import distill
+    from mnist1d_jax.studies import learned_optimizer as lo
+    from mnist1d_jax.studies import learned_optimizer_net as lopt
+
+    data = prepare_data(get_dataset(distill.DatasetConfig()))
+    steps, outer = (3, 2) if quick else (30, 20)
+    labels = jnp.asarray(class_labels(10))
+    rows = []
+    for name in ("mlp", "cnn"):
+        problem = distill.distill_problem(distill.MODELS[name], steps, data.x, data.y, 500, 0.9)
+        m0 = {"x": data.x[:100], "log_lr": jnp.full((steps,), -2.3), "labels": 5.0 * jax.nn.one_hot(labels, 10)}
+        s = _per_outer_step(meta.exact(problem), optax.adam(0.01), m0, labels, outer)
+        rows.append(_row(f"dataset distillation, {name.upper()}, T={steps}, exact: seconds per outer step", s, None,
+                         f"x3,000 outer steps = {3000 * s / 60:.1f} min"))
+    config = lo.QUICK if quick else lo.LearnedOptimizerConfig()
+    problem = lo.training_problem(lo.get_model("mlp"), lambda m: lopt.learned_optimizer(m, config.inner_steps),
+                                  config.inner_steps, data.x, data.y, config.batch_size)
+    est = meta.pes(problem, config.window, config.sigma, config.pairs, online=True)
+    s = _per_outer_step(est, optax.adam(1e-3), lopt.init_meta(jax.random.key(0), config.hidden), None,
+                        2 if quick else 10)
+    rows.append(_row(f"learned optimiser, online PES ({2 * config.pairs} particles x {config.window} steps): seconds"
+                     " per outer step", s, None, f"x{config.outer_steps} outer steps = "
+                     f"{config.outer_steps * s / 60:.1f} min"))
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
-    return lr_rows(quick) + activation_rows(quick) + estimator_rows(quick)
+    return lr_rows(quick) + activation_rows(quick) + estimator_rows(quick) + study_rows(quick)
