@@ -195,11 +195,18 @@ def _mean_loss(r) -> np.ndarray:
     return np.asarray(r["losses"]).mean(axis=-1)  # per seed: the mean training loss of the run
 
 
+def _rate(lr: float, grid) -> str:
+    """The chosen rate, flagged when it is an end of its grid (the tuned optimum may lie beyond it)."""
+    edge = " (top of the grid)" if lr == max(grid) else " (bottom of the grid)" if lr == min(grid) else ""
+    return f"{lr:g}{edge}"
+
+
 def report_rows(record: dict) -> list[dict]:
     main, cfg = record["main"], record["config"]
     mt = record["meta_training"]
     rows = [{"quantity": f"meta-training task (Table-1 MLP, {cfg['inner_steps']} steps): mean training loss, "
-                         f"learned / tuned Adam ({main['adam']['lr']:g}) / tuned SGD ({main['sgd']['lr']:g}), "
+                         f"learned / tuned Adam ({_rate(main['adam']['lr'], cfg['adam_grid'])}) / tuned SGD "
+                         f"({_rate(main['sgd']['lr'], cfg['sgd_grid'])}), "
                          f"{len(record['eval_seeds'])} unseen seeds", "paper": "-",
              "ours": " / ".join(mean_std(_mean_loss(main[k]), 3) for k in ("learned", "adam", "sgd"))},
             {"quantity": "test accuracy at the end, learned / tuned Adam / tuned SGD", "paper": "-",
@@ -207,8 +214,10 @@ def report_rows(record: dict) -> list[dict]:
             {"quantity": f"meta-training: PES, {mt['size']} meta-parameters, {cfg['outer_steps']} outer steps",
              "paper": "-", "ours": f"{mt['seconds'] / 60:.1f} min"}]
     for name, s in record["settings"].items():
+        rate = _rate(s["adam"]["lr"], cfg["adam_grid"])
         rows.append({"quantity": f"generalisation, {name.replace('_', ' ')} ({s['steps']} steps): mean training loss"
-                                 f" / test accuracy, learned vs tuned Adam ({s['adam']['lr']:g})", "paper": "-",
+                                 f" / test accuracy, learned vs tuned Adam ({rate})",
+                     "paper": "-",
                      "ours": f"{mean_std(_mean_loss(s['learned']), 3)} vs {mean_std(_mean_loss(s['adam']), 3)} / "
                              f"{mean_std(s['learned']['test_acc'])} vs {mean_std(s['adam']['test_acc'])}"})
     return rows
