@@ -34,7 +34,9 @@ raises `ClassSubsetError`, one line, before any work):
   replays the original notebook's draws over all 4,000 training labels and relabels examples with any of the
   ten digits, which would put held-out digits back into training); ``neural_collapse`` (its epochs are passes
   over all 4,000 training examples, and its measures, the simplex of the ten class means and the self-duality
-  with the head's ten rows, need every digit present).
+  with the head's ten rows, need every digit present); ``distill`` (its synthetic set holds ten examples of each
+  of the ten digits and its baselines draw from every class); ``learned_optimizer`` (its label-noise setting
+  replays the original notebook's draws over all 4,000 training labels).
 """
 
 from __future__ import annotations
