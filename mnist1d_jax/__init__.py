@@ -14,7 +14,8 @@ run reports them, fractions from `train_step` and `evaluate`):
 * training: `create_train_state`, `train_step`, `evaluate`, `train_loop`, `TrainConfig`, `train`, `train_seeds`;
 * width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`;
 * neural-collapse metrics and linear CKA `representations` (NC1-NC4, each variant named);
-* the matmul precision policy `precision` (float32 by default on every backend; tf32 / bf16 on request).
+* the matmul precision policy `precision` (float32 by default on every backend; tf32 / bf16 on request);
+* `enable_compile_cache()`: JAX's persistent compilation cache for your own program (the CLI turns it on itself).
 
 Names are imported on first use, so ``import mnist1d_jax`` for the dataset alone does not load JAX.
 """
@@ -38,6 +39,7 @@ _WHERE = {  # public name -> the module that defines it
     "use_classes": "mnist1d_jax.data.classes", "set_classes": "mnist1d_jax.data.classes",
     "current_classes": "mnist1d_jax.data.classes", "max_softmax_auroc": "mnist1d_jax.core.evaluation",
     "write_dataset": "mnist1d_jax.data.stream", "load_streamed": "mnist1d_jax.data.stream",
+    "enable_compile_cache": "mnist1d_jax.compile_cache",
 }
 _SUBMODULES = ("masks", "meta", "precision", "representations")
 

@@ -3,11 +3,14 @@ backend: ``JAX_PLATFORMS=cuda pytest -n 4 tests`` runs the same suite on a GPU (
 memory as it needs it, not 75 % up front)."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+
+from mnist1d_jax.compile_cache import enable_compile_cache
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -24,6 +27,11 @@ if ON_CPU and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS"
 # the seed axis over devices (and its padding, for odd seed counts), as the scripts do on a multi-core machine.
 # (On an accelerator host the tests use its devices, however many; the tests that count follow that count.)
 jax.config.update("jax_num_cpu_devices", 2)
+# The suite's own persistent compilation cache, shared by the xdist workers and by the commands the tests start
+# (they inherit the variable), and never a user's: the second run of the suite loads its programs.
+os.environ.setdefault("MNIST1D_JAX_COMPILE_CACHE",
+                      str(Path(tempfile.gettempdir()) / f"mnist1d-jax-test-compile-cache-{os.getuid()}"))
+enable_compile_cache()
 
 DATA = Path(__file__).parent / "fixtures"
 

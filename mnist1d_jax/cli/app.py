@@ -18,6 +18,11 @@ process before anything runs (``reproduce`` hands it to each study it starts). L
 (default ``$MNIST1D_JAX_CLASSES``, else all ten digits): train on these digits and hold out the rest, the
 class-subset policy of ``data/classes.py``, in effect around the command; a study that cannot run on a subset
 refuses it in one line (exit status 2).
+
+Every command compiles through JAX's persistent compilation cache (``compile_cache.py``: ``xla/`` beside the
+dataset cache, or ``$MNIST1D_JAX_COMPILE_CACHE``), so a rerun loads its programs instead of compiling them;
+``--no-compile-cache`` (before or after the command's name) or ``MNIST1D_JAX_COMPILE_CACHE=off`` turns it off,
+for the command and every study it starts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 
 from mnist1d_jax.backend import use_cpu_cores
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
+from mnist1d_jax.compile_cache import ENV_VAR as COMPILE_CACHE_ENV
+from mnist1d_jax.compile_cache import CompileCacheWarning, enable_compile_cache
 from mnist1d_jax.data.classes import ENV_VAR as CLASSES_ENV
 from mnist1d_jax.data.classes import is_subset, parse_classes, resolve_classes, use_classes
 from mnist1d_jax.data.config import DatasetConfig
@@ -242,6 +249,28 @@ def _add_classes_option(parser: argparse.ArgumentParser, default) -> None:
                         f"default: ${CLASSES_ENV}, else all ten")
 
 
+def _add_compile_cache_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--no-compile-cache", action="store_true", default=default,
+                        help=f"compile without JAX's persistent compilation cache (default: on, in "
+                        f"${COMPILE_CACHE_ENV} or xla/ beside the dataset cache)")
+
+
+def use_compile_cache(off: bool) -> None:
+    """The command's compilation cache: on unless `off` (then off for the studies it starts too, through the
+    environment they inherit); a folder that cannot be used is one line on stderr, not a failure."""
+    import os
+    import warnings
+
+    if off:
+        os.environ[COMPILE_CACHE_ENV] = "off"
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CompileCacheWarning)
+        enable_compile_cache()
+    for w in caught:
+        print(f"{PROG}: warning: {w.message}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist1d_jax.cli import reproduce, train
     from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES
@@ -283,9 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     # leaves the value parsed before the command alone).
     _add_precision_option(parser, None)
     _add_classes_option(parser, None)
+    _add_compile_cache_option(parser, False)
     for command in dict.fromkeys(sub.choices.values()):
         _add_precision_option(command, argparse.SUPPRESS)
         _add_classes_option(command, argparse.SUPPRESS)
+        _add_compile_cache_option(command, argparse.SUPPRESS)
     return parser
 
 
@@ -298,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     use_cpu_cores()  # before any JAX work: one CPU device per core, so many-run calls use every core
+    use_compile_cache(args.no_compile_cache)  # before anything is compiled
     try:  # process-wide, before anything is traced; a bad $MNIST1D_JAX_PRECISION / _CLASSES is bad input
         args.precision = set_precision(args.precision)
         args.classes = resolve_classes(args.classes)
