@@ -58,15 +58,38 @@ if torch is not None:
             h, _ = self.gru(x[:, :, None])  # (B, 40, 12): forward then backward features per step
             return self.out(h.flatten(1))
 
-    MODELS = {"logistic": lambda: nn.Linear(40, 10), "mlp": MLP, "cnn": CNN, "gru": GRU}
+    class PoolingCNN(nn.Module):
+        """The pooling study's two-layer CNN (20 channels, kernel 3, pad 1): conv, relu, then stride 2 or a
+        window-2 pooling (max, average, or L2 = the root of the sum of squares), twice; a linear head."""
+
+        def __init__(self, variant="max_pool"):
+            super().__init__()
+            stride = 2 if variant == "stride_2" else 1
+            self.c1 = nn.Conv1d(1, 20, 3, stride=stride, padding=1)
+            self.c2 = nn.Conv1d(20, 20, 3, stride=stride, padding=1)
+            self.pool = {"max_pool": nn.MaxPool1d(2), "avg_pool": nn.AvgPool1d(2), "l2_pool": nn.LPPool1d(2, 2)
+                         }.get(variant, nn.Identity())
+            self.out = nn.Linear(20 * (40 if variant == "no_pool" else 10), 10)
+
+        def forward(self, x):
+            h = self.pool(torch.relu(self.c1(x[:, None, :])))
+            h = self.pool(torch.relu(self.c2(h)))
+            return self.out(h.flatten(1))
+
+    MODELS = {"logistic": lambda: nn.Linear(40, 10), "mlp": MLP, "cnn": CNN, "gru": GRU,
+              **{f"pooling_{v}": (lambda v=v: PoolingCNN(v))
+                 for v in ("no_pool", "stride_2", "max_pool", "avg_pool", "l2_pool")}}
 
 
 def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int = 250, batch_size: int = 100,
-                lr: float = 1e-2, seed: int = 0, threads: int | None = None) -> dict:
+                lr: float = 1e-2, seed: int = 0, threads: int | None = None,
+                train_eval_examples: int | None = None) -> dict:
     """The original harness in eager PyTorch; returns wall seconds and the test accuracy curve.
 
     ``threads`` sets ``torch.set_num_threads`` (None: torch's default, one per core). On a shared machine
     one thread avoids OpenMP threads spinning against other processes, which slows PyTorch many-fold.
+    ``train_eval_examples``: measure the training accuracy on the first this many examples (None: all of them,
+    as the original).
     """
     if threads:
         torch.set_num_threads(threads)
@@ -87,7 +110,8 @@ def run_harness(model: str, data: dict, total_steps: int = 6000, eval_every: int
         opt.step()
         if s % eval_every == 0:
             with torch.no_grad():
-                _ = (net(x).argmax(1) == y).float().mean()  # the harness also records train accuracy
+                xe, ye = (x, y) if train_eval_examples is None else (x[:train_eval_examples], y[:train_eval_examples])
+                _ = (net(xe).argmax(1) == ye).float().mean()  # the harness also records train accuracy
                 test_acc.append(100 * float((net(xt).argmax(1) == yt).float().mean()))
     return {"seconds": time.perf_counter() - t0, "test_acc": test_acc, "threads": torch.get_num_threads()}
 

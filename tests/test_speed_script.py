@@ -12,18 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_speed_script_quick_writes_every_section(tmp_path):
     out = tmp_path / "speed.json"
     env = {**os.environ, "MNIST1D_JAX_CACHE": str(tmp_path / "cache")}
-    sections = ["--only", "data", "--only", "train", "--only", "meta", "--only", "floors"]
+    sections = ["--only", "data", "--only", "train", "--only", "meta", "--only", "pooling", "--only", "floors"]
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "speed.py"), "--quick", *sections, "--out", str(out)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sections = json.loads(out.read_text())["sections"]
-    assert set(sections) == {"data", "train", "meta", "floors"}
+    assert set(sections) == {"data", "train", "meta", "pooling", "floors"}
     for rows in sections.values():
         assert rows and all(isinstance(r["ours_s"], float | int) and r["ours_s"] > 0 for r in rows)
     meta_rows = {r["what"]: r for r in sections["meta"]}
     assert any("learning rate" in what for what in meta_rows)
     assert any("tabulated" in what for what in meta_rows) and any("exact" in what for what in meta_rows)
     assert "### meta" in proc.stdout
+    assert len(sections["pooling"]) == 3 and "10 runs (2 sizes x 5 variants" in sections["pooling"][0]["what"]
     floors = {r["what"]: r for r in sections["floors"]}
     assert any("search round" in what for what in floors) and any("8 % density" in what for what in floors)
 

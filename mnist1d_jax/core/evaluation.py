@@ -3,6 +3,9 @@
 * `split_metrics(data)`: loss and accuracy (%) of every split a ``Data`` holds (train, val, test), in one
   forward pass over all of them: ``{"train_loss", "train_acc", ["val_loss", "val_acc",] "test_loss",
   "test_acc"}``; the loss is the softmax cross-entropy whatever the training loss.
+* `leading_rows_metrics(splits)`: loss and accuracy (%) of the first ``n`` rows of each padded split, ``n``
+  possibly traced (runs on sets of different sizes padded to one shape, vmapped as one program):
+  ``{"<name>_loss", "<name>_acc"}``.
 * `error_metrics(splits, loss_fn, chunk)`: per split, error (%), the training loss and the cross-entropy, the
   forward pass cut into chunks of ``chunk`` examples (memory of wide models on 12,000 test examples):
   ``{"<name>_error", "<name>_loss", "<name>_nll"}``.
@@ -50,6 +53,33 @@ def split_metrics(data: Data, splits: tuple[str, ...] = ("train", "val", "test")
         for (name, _, _), a, b in zip(parts, bounds[:-1], bounds[1:], strict=True):
             out[f"{name}_loss"] = losses[a:b].mean() if loss_fn is None else loss_fn(logits[a:b], y_all[a:b])
             out[f"{name}_acc"] = 100.0 * correct[a:b].mean()
+        return out
+
+    return evaluate
+
+
+def leading_rows_metrics(splits: dict[str, tuple[Array, Array, Array]]) -> Callable:
+    """``evaluate(state)``: ``{"<name>_loss", "<name>_acc" (%)}`` of the first ``n`` rows of each split.
+
+    ``splits``: name -> ``(x (N, D), y (N,), n)`` where rows ``n..N-1`` are padding (ignored) and ``n`` is an
+    int scalar that may be traced, so that sets of different sizes padded to one shape share one program. One
+    forward pass over every split together, as `split_metrics`.
+    """
+    names = list(splits)
+    x_all = jnp.concatenate([splits[k][0] for k in names])
+    y_all = jnp.concatenate([splits[k][1] for k in names])
+    bounds = np.cumsum([0] + [splits[k][0].shape[0] for k in names])
+
+    def evaluate(state: TrainState) -> dict[str, Array]:
+        logits = state.logits(x_all)
+        losses = _softmax_xent(logits, y_all)
+        correct = (jnp.argmax(logits, -1) == y_all).astype(jnp.float32)
+        out = {}
+        for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True):
+            n = splits[name][2]
+            valid = (jnp.arange(b - a) < n).astype(jnp.float32)
+            out[f"{name}_loss"] = jnp.sum(losses[a:b] * valid) / n
+            out[f"{name}_acc"] = 100.0 * jnp.sum(correct[a:b] * valid) / n
         return out
 
     return evaluate

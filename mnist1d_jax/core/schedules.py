@@ -5,7 +5,8 @@ randomness when the schedule draws it (else None and the loop derives one). The 
 loop's scan, so a schedule may keep what it computes once per epoch.
 
 * `Sequential`: the original harness's fixed order, batch ``s`` = examples ``(s * B + i) mod N`` (a batch that
-  crosses the end wraps to the start; the original would take a short batch there).
+  crosses the end wraps to the start; the original would take a short batch there); N may be a traced count of
+  valid leading rows of padded arrays.
 * `EpochShuffle`: a fresh permutation of the N examples every epoch (``N // B`` full batches, the remainder
   dropped), each epoch's permutation drawn from its own given key; optionally each epoch also draws its
   steps' keys (the self-supervised study's augmentations).
@@ -26,17 +27,26 @@ Array = jax.Array
 @struct.dataclass
 class Sequential:
     """Harness order: ``x[(s * B + i) mod N]`` for ``i < B``. (Schedules are pytrees: the arrays are leaves, the
-    sizes static, so a schedule can be passed into a jitted function.)"""
+    sizes static, so a schedule can be passed into a jitted function.)
+
+    ``rows``: when given, only the first ``rows`` examples of ``x`` / ``y`` are the training set (N = rows) and
+    the rest is padding; ``rows`` is an int32 scalar that may be traced, so runs on training sets of different
+    sizes, padded to one shape, are one vmapped program (the pooling study's sizes).
+    """
 
     x: Array
     y: Array
     batch_size: int = struct.field(pytree_node=False)
+    rows: Array | None = None
 
     def init(self) -> Any:
         return ()
 
     def next(self, state, s):
         n, b = self.x.shape[0], self.batch_size
+        if self.rows is not None:  # a traced N: the same examples as the unpadded schedule, by a gather
+            idx = (s * b + jnp.arange(b)) % self.rows
+            return (self.x[idx], self.y[idx]), None, state
         if n % b == 0:  # contiguous batches: one dynamic slice, no gather
             i0 = (s * b) % n
             batch = (jax.lax.dynamic_slice_in_dim(self.x, i0, b), jax.lax.dynamic_slice_in_dim(self.y, i0, b))

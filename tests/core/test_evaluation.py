@@ -63,3 +63,28 @@ def test_leading_axes_jit_and_bad_shapes():
     assert float(jax.jit(max_softmax_auroc)(sure, unsure)) == 1.0
     with pytest.raises(ValueError, match="at least one"):
         max_softmax_auroc(sure, unsure[:0])
+
+
+def test_leading_rows_metrics_equal_split_metrics_of_the_unpadded_sets():
+    import jax.numpy as jnp
+    import optax
+
+    from mnist1d_jax.core.evaluation import leading_rows_metrics, split_metrics
+    from mnist1d_jax.core.step import create_train_state
+    from mnist1d_jax.data.splits import Data
+    from mnist1d_jax.nn.models import MLP
+
+    rng = np.random.default_rng(1)
+    x, xt = (jnp.asarray(rng.normal(size=(n, 40)), jnp.float32) for n in (70, 30))
+    y, yt = (jnp.asarray(rng.integers(0, 10, n), jnp.int32) for n in (70, 30))
+    state = create_train_state(jax.random.key(0), MLP(), optax.sgd(0.1))
+    want = split_metrics(Data(x, y, xt, yt))(state)
+
+    def pad(a, n):
+        return jnp.concatenate([a, jnp.zeros((n - len(a), *a.shape[1:]), a.dtype)])
+
+    evaluate = jax.jit(lambda n_train: leading_rows_metrics({"train": (pad(x, 100), pad(y, 100), n_train),
+                                                             "test": (pad(xt, 50), pad(yt, 50), 30)})(state))
+    got = evaluate(70)
+    for name in ("train_acc", "test_acc", "train_loss", "test_loss"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6)

@@ -23,6 +23,21 @@ def test_sequential_order_and_wrap():
     assert xs.shape == (4, 20, 3) and np.array_equal(np.asarray(ys[2]), np.r_[40:50, 0:10])
 
 
+def test_sequential_over_leading_rows_of_padded_arrays():
+    """``rows`` (traced under vmap) gives the unpadded schedule's batches from arrays padded to one shape."""
+    padded_x, padded_y = jnp.concatenate([X, jnp.zeros((30, 3))]), jnp.concatenate([Y, -jnp.ones(30, Y.dtype)])
+    for b in (10, 20):
+        plain = Sequential(X, Y, b)
+        for s in (0, 2, 7, 13):
+            got = jax.jit(lambda r, s=s, b=b: Sequential(padded_x, padded_y, b, rows=r).next((), s)[0])(50)
+            want = plain.next((), s)[0]
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+    sizes = jnp.array([20, 50])  # two training sets in one vmapped call
+    ys = jax.vmap(lambda r: Sequential(padded_x, padded_y, 10, rows=r).next((), 3)[0][1])(sizes)
+    np.testing.assert_array_equal(ys, np.stack([np.r_[10:20], np.r_[30:40]]))
+
+
 def test_epoch_shuffle_draws_a_permutation_per_epoch_from_its_key():
     keys = jax.random.split(jax.random.key(0), 3)
     sched = EpochShuffle(X, Y, 20, keys)  # 2 batches per epoch, the last 10 examples dropped each epoch

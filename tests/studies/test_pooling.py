@@ -39,3 +39,32 @@ def test_bad_configs_name_the_field():
         pooling.PoolingConfig(sizes=(2000, 1000))
     with pytest.raises(ConfigError, match="batch_size"):
         pooling.PoolingConfig(sizes=(100,), batch_size=200)
+
+
+def test_one_program_per_variant_equals_a_run_per_size():
+    """Sizes padded to one shape and vmapped train exactly as one `train_seeds` call per size."""
+    import jax
+
+    from mnist1d_jax.core.runs import train_seeds
+
+    config = pooling.PoolingConfig(sizes=(200, 300), seeds=2, total_steps=20, eval_every=10, test_size=100,
+                                   train_eval_examples=1000)
+    keys = jax.random.split(jax.random.key(config.init_seed), config.seeds)
+    datas = [pooling.size_data(size, config) for size in config.sizes]
+    sets = pooling.padded_sizes(datas, config)
+    assert sets["x"].shape == (2, 300, 40) and sets["rows"].tolist() == [200, 300]
+    together = pooling.train_variant(keys, sets, pooling.train_config("max_pool", config))
+    for i, data in enumerate(datas):
+        _, metrics, summary = train_seeds(keys, data, pooling.train_config("max_pool", config))
+        np.testing.assert_allclose(together["test_acc"][i], metrics["test_acc"], atol=1e-4)
+        np.testing.assert_allclose(together["train_acc"][i], metrics["train_acc"], atol=1e-4)
+        np.testing.assert_allclose(together["final_test_acc"][i], summary["final_test_acc"], atol=1e-4)
+
+
+def test_training_accuracy_subset_is_the_first_examples():
+    config = pooling.PoolingConfig(sizes=(200, 300), test_size=100, train_eval_examples=250)
+    datas = [pooling.size_data(size, config) for size in config.sizes]
+    sets = pooling.padded_sizes(datas, config)
+    assert sets["n_eval"].tolist() == [200, 250] and sets["x_eval"].shape == (2, 250, 40)
+    np.testing.assert_array_equal(sets["x_eval"][1], np.asarray(datas[1].x)[:250])
+    assert not sets["x_eval"][0, 200:].any()  # padding, ignored by the count
