@@ -1,4 +1,5 @@
-"""A drop-in for the original package's ``mnist1d.data`` API: port a script by changing one import line.
+"""A drop-in for the original package's ``mnist1d.data`` and ``mnist1d.utils`` APIs: port a script by changing
+one import line.
 
     # before
     from mnist1d.data import get_dataset_args, get_dataset, make_dataset
@@ -22,12 +23,18 @@ seeds it). What differs, on purpose:
   original's download ignores them too);
 * a damaged file is regenerated with a warning instead of silently, and a file made with other arguments
   than the ones asked for is reported.
+
+From ``mnist1d.utils``: `ObjectView` (`DatasetArgs` is one), `set_seed` (seeds Python's and NumPy's global
+streams, as the original: the one function here that touches global state, because that is what it is called
+for), `to_pickle` / `from_pickle` (reading needs ``trust=True``), `plot_signals` (returns the figure;
+``do_transform=True`` is refused, see its docstring). `get_templates` returns the original's dict.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
+import random
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,20 +45,29 @@ from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import Dataset
 from mnist1d_jax.data.generator import make_dataset as _make
 from mnist1d_jax.data.io import DatasetFileError, load_dataset, save_dataset
-from mnist1d_jax.data.templates import get_templates
+from mnist1d_jax.data.templates import get_templates as _templates
+from mnist1d_jax.report.results import atomic_write
 
 URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"  # the original's (never fetched here)
 _FIELDS = tuple(f.name for f in dataclasses.fields(DatasetConfig))
 
 
-class DatasetArgs:
+class ObjectView:
+    """The original's attribute view of a dict: ``ObjectView(d).key`` is ``d["key"]`` (the dict itself is the
+    attribute store, so changes show on both sides)."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__ = d
+
+
+class DatasetArgs(ObjectView):
     """The original's argument object: one attribute per `DatasetConfig` field, plus ``url``.
 
     Change attributes freely (``args.num_samples = 10_000``); `to_config` validates them when they are used.
     """
 
     def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
+        super().__init__(dict(values))
 
     def __repr__(self) -> str:
         return "DatasetArgs(" + ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()) + ")"
@@ -86,7 +102,7 @@ def _check_template(template: Any) -> None:
     """The original lets a caller pass its own templates; this generator uses the built-in ones only."""
     if template is None:
         return
-    ours = get_templates().as_dict()
+    ours = _templates().as_dict()
     same = isinstance(template, dict) and set(template) >= set(ours) and all(
         np.array_equal(np.asarray(template[k]), ours[k]) for k in ours)
     if not same:
@@ -182,4 +198,63 @@ def convert_pickle(src: Any, dst: Any = None, *, args: Any = None, trust: bool =
     return save_dataset(converted, src.with_suffix(".npz") if dst is None else Path(dst))
 
 
-__all__ = ["DatasetArgs", "convert_pickle", "get_dataset", "get_dataset_args", "make_dataset", "to_config"]
+def get_templates() -> dict[str, np.ndarray]:
+    """The ten digit templates as the original's dict: ``x (10, 12)``, ``t (12,)`` (float64), ``y (10,)``."""
+    return _templates().as_dict()
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random`` and NumPy's global stream, as the original's ``set_seed`` does (nothing in this
+    package reads them: every generator here takes its seed explicitly)."""
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def to_pickle(thing: Any, path: Any) -> None:
+    """Pickle ``thing`` to ``path`` (protocol 3, as the original), atomically."""
+    atomic_write(Path(path), lambda f: pickle.dump(thing, f, protocol=3))
+
+
+def from_pickle(path: Any, trust: bool = False) -> Any:
+    """Unpickle ``path``, only with ``trust=True``: unpickling a file can run any code it holds."""
+    if not trust:
+        raise ValueError(f"{path}: unpickling can run arbitrary code; call from_pickle(path, trust=True) only for "
+                         "a file you made yourself")
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def plot_signals(xs, t, labels=None, args=None, ratio: float = 2.6, do_transform: bool = False,
+                 dark_mode: bool = False, zoom: float = 1):
+    """The first ten signals of ``xs (N, L)`` against ``t (L,)``, drawn vertically in one row of ten panels as the
+    original does; returns the matplotlib figure (shown by a notebook; the original also calls ``plt.show()``).
+
+    ``do_transform=True`` (the original transforms each signal with the global NumPy stream) is refused: draw
+    transformed examples with ``make_dataset(args)`` instead, which is seeded and reproducible.
+    """
+    import matplotlib.pyplot as plt
+
+    if do_transform:
+        raise ValueError("plot_signals(do_transform=True) is not supported: plot rows of make_dataset(args)['x'] "
+                         "instead (seeded, reproducible)")
+    xs, t = np.asarray(xs), np.asarray(t)
+    if xs.ndim != 2 or len(xs) < 10 or xs.shape[1] != t.shape[-1]:
+        raise ValueError(f"plot_signals needs xs (N >= 10, L) and t (L,); got {xs.shape} and {t.shape}")
+    fig, axes = plt.subplots(1, 10, figsize=(15, 1.5 * ratio), dpi=60)
+    for i, ax in enumerate(axes):
+        ax.plot(xs[i], t, "wo" if dark_mode else "k-", linewidth=6 if dark_mode else 2)
+        if dark_mode:
+            ax.set_facecolor("k")
+        if labels is not None:
+            ax.set_title(f"label={labels[i]}", fontsize=22)
+        ax.set_xlim(-zoom, zoom)
+        ax.set_ylim(zoom, -zoom)  # time runs downwards
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.subplots_adjust(wspace=0, hspace=0)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["DatasetArgs", "ObjectView", "convert_pickle", "from_pickle", "get_dataset", "get_dataset_args",
+           "get_templates", "make_dataset", "plot_signals", "set_seed", "to_config", "to_pickle"]

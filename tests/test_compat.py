@@ -98,3 +98,48 @@ def test_pickles_are_never_read_without_trust(tmp_path):
     assert out == src.with_suffix(".npz")
     converted = compat.get_dataset({"num_samples": 300}, path=out, download=False, verbose=False)
     np.testing.assert_array_equal(converted["x"], original["x"])  # the pickle's own values, kept bit for bit
+
+
+def test_every_function_of_the_originals_data_and_utils_is_here_with_its_return_type(tmp_path):
+    """mnist1d.data and mnist1d.utils, name by name: the same names, the same kinds of result."""
+    import inspect
+
+    import matplotlib
+    import mnist1d.data
+    import mnist1d.utils
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    public = {name for module in (mnist1d.data, mnist1d.utils) for name, obj in vars(module).items()
+              if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__}
+    assert public <= set(compat.__all__), public - set(compat.__all__)
+    ref_templates, templates = mnist1d.data.get_templates(), compat.get_templates()
+    assert type(templates) is type(ref_templates) is dict and set(templates) == set(ref_templates)
+    for key in ref_templates:
+        np.testing.assert_allclose(templates[key], ref_templates[key], rtol=0, atol=1e-12)
+    assert type(compat.get_dataset_args(as_dict=True)) is dict
+    view = compat.get_dataset_args()
+    assert isinstance(view, compat.ObjectView) and view.num_samples == mnist1d.data.get_dataset_args().num_samples
+    d = {"a": 1}
+    compat.ObjectView(d).a = 2
+    assert d == {"a": 2} and mnist1d.utils.ObjectView({"a": 1}).a == compat.ObjectView({"a": 1}).a
+    state = np.random.get_state()
+    try:
+        mnist1d.utils.set_seed(7)
+        want = np.random.rand(3)
+        assert compat.set_seed(7) is None
+        np.testing.assert_array_equal(np.random.rand(3), want)
+    finally:
+        np.random.set_state(state)
+    compat.to_pickle({"x": [1, 2]}, tmp_path / "t.pkl")
+    assert mnist1d.utils.from_pickle(tmp_path / "t.pkl") == {"x": [1, 2]}
+    with pytest.raises(ValueError, match="trust=True"):
+        compat.from_pickle(tmp_path / "t.pkl")
+    assert compat.from_pickle(tmp_path / "t.pkl", trust=True) == {"x": [1, 2]}
+    data = compat.make_dataset({"num_samples": 100})
+    fig = compat.plot_signals(data["x"], data["t"], labels=data["y"])
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 10
+    plt.close(fig)
+    with pytest.raises(ValueError, match="do_transform"):
+        compat.plot_signals(data["x"], data["t"], do_transform=True)

@@ -43,6 +43,7 @@ from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.precision import ENV_VAR as PRECISION_ENV
 from mnist1d_jax.precision import NAMES as PRECISIONS
 from mnist1d_jax.precision import set_precision
+from mnist1d_jax.report.results import OutputError
 from mnist1d_jax.studies import ALL
 
 PROG = "mnist1d-jax"
@@ -162,8 +163,9 @@ def _cmd_figure(args, parser) -> int:
 
     if args.data is not None and not args.data.is_file():
         raise UsageError(f"--data {args.data} is not a dataset file")
-    try:
+    try:  # the figure and its JSON: both writable before any work
         check_output_file(args.output)
+        check_output_file(Path(args.output).with_suffix(".json"))
     except OutputError as err:
         raise UsageError(str(err)) from None
     png, _ = write_dataset_figure(args.data, args.output)
@@ -216,6 +218,7 @@ def _cmd_study(args, parser) -> int:
     try:
         runner.check_classes(module)
         runner.check_output_folder(args.out)
+        runner.check_record_files(args.out, module)
     except (runner.OutputError, ValueError) as err:
         raise UsageError(str(err)) from None
     record = runner.run_study(module, config, args.out, resume=not args.fresh, progress=not args.no_progress)
@@ -346,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"\n{command}: interrupted (finished work is kept; run again to resume)", file=sys.stderr)
         return 130
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         if args.debug:
             raise
         print(f"{command}: error: {err}", file=sys.stderr)

@@ -56,10 +56,23 @@ def _file_sha256(arrays: dict[str, np.ndarray], header: dict) -> str:
     return h.hexdigest()
 
 
+def _non_finite(arrays: dict[str, np.ndarray]) -> list[str]:
+    """Names of the floating-point arrays holding NaN or infinity."""
+    return [k for k, a in arrays.items() if np.issubdtype(np.asarray(a).dtype, np.floating)
+            and not np.isfinite(a).all()]
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
-    """Write `dataset` to an ``.npz`` file atomically; returns the path."""
+    """Write `dataset` to an ``.npz`` file atomically; returns the path.
+
+    Raises:
+      ValueError: an array holds NaN or infinity (a dataset that would train on garbage is never written).
+    """
     path = Path(path)
     arrays = dataset.arrays()
+    bad = _non_finite(arrays)
+    if bad:
+        raise ValueError(f"{path}: not written: arrays {bad} hold NaN or infinite values")
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -79,7 +92,8 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
 
     Raises:
       FileNotFoundError: no such file.
-      DatasetFileError: the file is truncated, corrupt, from another tool, or fails its hash.
+      DatasetFileError: the file is truncated, corrupt, from another tool, fails its hash, or holds NaN or
+        infinite values.
     """
     path = Path(path)
     if not path.exists():
@@ -109,6 +123,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     if digest != header.get("sha256"):
         what = "the arrays" if version == 1 else "the arrays and the header"
         raise DatasetFileError(f"{path}: SHA-256 of {what} is {digest}, the header says {header.get('sha256')}")
+    bad = _non_finite(contents)
+    if bad:
+        raise DatasetFileError(f"{path}: arrays {bad} hold NaN or infinite values")
     try:
         config = DatasetConfig.from_dict(header["config"])
         raw_mean, raw_std = float(header["raw_mean"]), float(header["raw_std"])

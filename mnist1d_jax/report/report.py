@@ -22,6 +22,20 @@ def devices_text(record: dict) -> str:
             f"({dev.get('device_kind')}), {procs} process{'es' * (procs != 1)}")
 
 
+def seeds_text(record: dict | None) -> str:
+    """The run counts a record's config names: ``3``, or ``tune_seeds 3, eval_seeds 10`` when there are several
+    (every field ending in ``seeds``: a count or a list of seeds); ``1 (seed 0)`` for a one-seed study."""
+    config = (record or {}).get("config") or {}
+    counts = {k: (len(v) if isinstance(v, list | tuple) else v) for k, v in config.items()
+              if k.endswith("seeds") and isinstance(v, int | list | tuple) and not isinstance(v, bool)}
+    if list(counts) == ["seeds"]:
+        return str(counts["seeds"])
+    if counts:
+        return ", ".join(f"{k} {v}" for k, v in counts.items())
+    single = [f"{k} {v}" for k, v in config.items() if k.endswith("seed") and isinstance(v, int)]
+    return f"1 ({', '.join(single)})" if single else "1"
+
+
 def _load(module, out: Path) -> tuple[dict | None, Exception | None]:
     """The study's record read once for the whole report: ``(record, None)``, ``(None, error)`` for a file that
     cannot be read, ``(None, None)`` when there is none."""
@@ -49,36 +63,43 @@ def write_report(out: Path, state: dict, quick: bool, classes=None) -> Path:
     if subset:
         lines += [f"**Class subset: trained on digits {classes_text(classes)}, digits "
                   f"{classes_text(held_out_classes(classes))} held out; the paper's numbers are for all ten.**", ""]
-    total = sum(entry.get("seconds", 0.0) for entry in state.values() if not entry.get("failed"))
     separately = [m.NAME for m in modules if m.NAME not in state and record_paths(out, m)[0].exists()]
     modes = sorted({entry.get("seeds", "default") for entry in state.values() if not entry.get("failed")})
     lines += [
-        f"Generated on {provenance()['machine']}. Studies run by `mnist1d-jax reproduce`"
-        + (f" with {' and '.join(_MODES[m] for m in modes)}" if modes else "")
-        + f" took {total / 60:.1f} min in all"
-        + (f"; {', '.join(separately)} ran separately (their own commands), so their runtimes are in their "
-           "JSON, not in this table" if separately else "")
-        + ". Each study's JSON beside its figure holds the config, seeds, versions and devices.",
+        f"Generated on {provenance()['machine']}. "
+        + (f"Studies run by `mnist1d-jax reproduce` with {' and '.join(_MODES[m] for m in modes)}"
+           + (f"; {', '.join(separately)} by their own commands" if separately else "") + ". "
+           if modes else "Each study ran by its own command. ")
+        + "Runtimes are each study's own (from `reproduce`, else its JSON's `runtime_s`: other work on the "
+        "machine at the time counts in it); each study's JSON beside its figure holds the config, seeds, "
+        "versions and devices.",
         "",
         "| study | seeds | ours (min) | ran on | original code on this machine (min; the lottery's is its search "
         "alone) |",
         "|---|---|---:|---|---:|",
     ]
     loaded: dict[str, tuple] = {}  # each record read once, for the runtime table and its study section
+    totals = {True: 0.0, False: 0.0}  # the paper's studies, the studies beyond it
     for m in modules:
         entry = state.get(m.NAME)
-        ours = "ran separately" if m.NAME in separately else "not run"
-        if entry:
-            ours = "**failed**" if entry.get("failed") else f"{entry['seconds'] / 60:.1f}"
-        original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
         record = loaded.setdefault(m.NAME, _load(m, out))[0]
+        ours = "not run"
+        if entry and entry.get("failed"):
+            ours = "**failed**"
+        elif entry or (record is not None and record.get("runtime_s") is not None):
+            seconds = entry["seconds"] if entry else float(record["runtime_s"])
+            totals[m.NAME in STUDIES] += seconds
+            ours = f"{seconds / 60:.1f}" + ("" if entry else " (own command)")
+        elif record is not None:
+            ours = "not recorded"
+        original = "n/a" if m.ORIGINAL_MINUTES is None else f"{m.ORIGINAL_MINUTES:g}"
         where = devices_text(record) if record is not None else ""
-        seeds = entry.get("seeds", "default") if entry else ""
+        seeds = seeds_text(record) if record is not None else (entry.get("seeds", "default") if entry else "")
         lines.append(f"| {m.TITLE} | {seeds} | {ours} | {where} | {original} |")
     original_total = sum(m.ORIGINAL_MINUTES or 0.0 for m in modules)
-    lines.append(f"| **all studies** | | **{total / 60:.1f}**"
-                 + (" (studies run separately not included)" if separately else "")
-                 + f" | | **{original_total:.0f}** |")
+    lines.append(f"| **the paper's studies** | | **{totals[True] / 60:.1f}** | | **{original_total:.0f}** |")
+    if beyond:
+        lines.append(f"| **the studies beyond the paper** | | **{totals[False] / 60:.1f}** | | n/a |")
     for m in modules:
         if beyond and m.NAME == beyond[0]:
             lines += ["", "# Beyond the paper", "", "Studies the paper does not have (run by `reproduce` with the "

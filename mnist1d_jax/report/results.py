@@ -90,12 +90,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class OutputError(ValueError):
+    """An output file or folder that cannot be written (one line, naming the path)."""
+
+
+def check_not_a_folder(path: str | os.PathLike) -> Path:
+    """Raise `OutputError` when the file `path` is to be written where a folder is."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder, not a file: move it away or choose another output")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(file)`` on a temporary file beside `path`, then rename it over `path`.
 
-    A crash or Ctrl-C mid-write leaves the old file (or none) under the real name, never a partial one.
+    A crash or Ctrl-C mid-write leaves the old file (or none) under the real name, never a partial one. A
+    folder at `path` is an `OutputError` before anything is written.
     """
-    path = Path(path)
+    path = check_not_a_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -34,12 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist1d_jax.report.results import provenance, read_json, write_json
+from mnist1d_jax.report.results import OutputError, check_not_a_folder, provenance, read_json, write_json
 from mnist1d_jax.report.store import Store
-
-
-class OutputError(ValueError):
-    """An output folder that cannot be written."""
 
 
 @dataclasses.dataclass
@@ -98,11 +94,18 @@ def check_output_file(path: str | Path) -> Path:
     """Make sure the file ``path`` can be written (its folder made) before any work; returns it."""
     if str(path).strip() == "":
         raise OutputError("the output file is an empty path")
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder, not a file")
+    path = check_not_a_folder(path)
     check_output_folder(path.parent)
     return path
+
+
+def check_record_files(out: Path, module: ModuleType) -> None:
+    """Before any work: none of the files a study writes into ``out`` (``<NAME>.json``, ``<NAME>.npz``, its
+    figures ``<NAME>*.png``) is a folder, so that a long run never ends in a write that cannot happen."""
+    for path in record_paths(out, module):
+        check_not_a_folder(path)
+    for path in sorted(Path(out).glob(f"{module.NAME}*.png")):
+        check_not_a_folder(path)
 
 
 def remove_stale_temporaries(out: Path, module: ModuleType) -> None:
@@ -171,6 +174,7 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     check_classes(module, classes)
     if is_writer():
         check_output_folder(out)
+        check_record_files(out, module)
         remove_stale_temporaries(out, module)
     precision = resolve()
     ctx = Context(store=Store(state_folder(out, module, precision, classes) if resume else None), progress=progress)
@@ -216,6 +220,7 @@ def redraw(module: ModuleType | str, out: str | Path = "figures") -> list[Path]:
     return list(module.draw(load_record(module, out), Path(out)))
 
 
-__all__ = ["Context", "OutputError", "check_classes", "check_output_file", "check_output_folder", "load_record",
+__all__ = ["Context", "OutputError", "check_classes", "check_output_file", "check_output_folder", "check_record_files",
+           "load_record",
            "record_paths", "redraw", "remove_stale_temporaries", "run_study", "state_folder", "study_module",
            "write_record"]

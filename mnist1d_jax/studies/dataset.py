@@ -211,7 +211,11 @@ def write_dataset_figure(data_path=None, png_path="figures/dataset.png") -> tupl
         **drawn,
         "provenance": provenance(),
     }
-    write_json(png_path.with_suffix(".json"), record)
+    try:  # the figure and its JSON together or not at all
+        write_json(png_path.with_suffix(".json"), record)
+    except BaseException:
+        png_path.unlink(missing_ok=True)
+        raise
     return png_path, record
 
 

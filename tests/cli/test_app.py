@@ -194,3 +194,37 @@ def test_a_refusing_study_says_why_in_one_line_and_writes_nothing(tmp_path, caps
                           "checks the generator") and err.count("\n") == 1
     assert not out.exists()
     assert len(current_classes()) == 10  # the option held for the command only
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """A study whose JSON or figure path is a folder: one line of ours, exit 2, nothing computed or written."""
+    from mnist1d_jax.studies import metalearn_lr
+
+    ran = []
+    monkeypatch.setattr(metalearn_lr, "run", lambda *a, **k: ran.append(1))
+    for blocked in ("metalearn_lr.json", "metalearn_lr_estimators.png"):
+        out = tmp_path / blocked.split(".")[0]
+        (out / blocked).mkdir(parents=True)
+        assert main(["metalearn-lr", "--quick", "--no-memory", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{out / blocked} is a folder, not a file" in err
+        assert ".tmp" not in err and not ran
+        assert sorted(p.name for p in out.iterdir()) == [blocked]
+
+
+def test_figure_refuses_a_json_path_that_is_a_folder_before_drawing(tmp_path, capsys):
+    png = tmp_path / "f.png"
+    (tmp_path / "f.json").mkdir()
+    assert main(["figure", "-o", str(png)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "f.json is a folder, not a file" in err
+    assert not png.exists()  # no figure without its JSON
+
+
+def test_atomic_write_to_a_folder_is_our_one_line_error(tmp_path):
+    from mnist1d_jax.report.results import OutputError, write_json
+
+    (tmp_path / "r.json").mkdir()
+    with pytest.raises(OutputError, match=r"r\.json is a folder, not a file"):
+        write_json(tmp_path / "r.json", {"a": 1})
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -15,10 +15,17 @@ from mnist1d_jax.cli import reproduce
 ONLY = ["dataset", "ssl", "tsne"]  # the second takes ~20 s: time to kill reproduce while it runs
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C's default action. A suite started with SIGINT ignored (a background
+    job, ``nohup``, some IDE runners) passes that on to every child, and Python then never raises
+    KeyboardInterrupt in it; a user pressing Ctrl-C in a terminal has the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out):
     return subprocess.Popen([sys.executable, "-m", "mnist1d_jax.cli", "reproduce", "--quick", "--only", *ONLY,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
 
 
 def _studies_alive(out, parent: int | None = None) -> list[int]:
@@ -47,7 +54,7 @@ def _wait_for_first_study(out, proc, timeout=120):
     pytest.fail("no study started")
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)], ids=["SIGINT", "SIGKILL"])
 def test_killing_reproduce_stops_its_study_and_a_rerun_resumes(tmp_path, sig, code):
     out = tmp_path / "out"
     proc = _start(out)
@@ -81,3 +88,20 @@ def test_a_damaged_state_file_is_rebuilt_from_the_records(tmp_path):
     report = subprocess.run([sys.executable, "-m", "mnist1d_jax.cli", "reproduce", "--report-only", "--quick",
                              "--out", str(out)], capture_output=True, text=True)
     assert report.returncode == 0
+
+
+def test_the_ctrl_c_test_passes_when_the_suite_runs_with_sigint_ignored(tmp_path):
+    """As under ``nohup`` or in a background job: SIGINT ignored in the process that runs the tests."""
+    if os.environ.get("MNIST1D_JAX_INNER_SIGINT_TEST"):
+        pytest.skip("already the inner run")
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    env = {**os.environ, "MNIST1D_JAX_INNER_SIGINT_TEST": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                           f"{__file__}::test_killing_reproduce_stops_its_study_and_a_rerun_resumes",
+                           "-k", "SIGINT", "--basetemp", str(tmp_path / "inner")],
+                          env=env, capture_output=True, text=True, timeout=600, preexec_fn=ignore_sigint)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout

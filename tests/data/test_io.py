@@ -170,3 +170,26 @@ def test_every_way_of_breaking_the_zip_is_a_dataset_file_error(small, tmp_path, 
     else:
         np.testing.assert_array_equal(loaded.x, small.x)
         assert loaded.config == small.config
+
+
+def test_non_finite_data_is_refused_where_written_and_where_read(small, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from mnist1d_jax.cli import main
+
+    x = small.x.copy()
+    x[3, 7] = np.nan
+    bad = dataclasses.replace(small, x=x)
+    path = tmp_path / "nan.npz"
+    with pytest.raises(ValueError, match=r"nan\.npz: not written: arrays \['x'\] hold NaN"):
+        dio.save_dataset(bad, path)
+    assert not path.exists()
+    with monkeypatch.context() as m:  # a file written by something that did not check: its hash is right
+        m.setattr(dio, "_non_finite", lambda arrays: [])
+        dio.save_dataset(bad, path)
+    with pytest.raises(dio.DatasetFileError, match=r"nan\.npz: arrays \['x'\] hold NaN or infinite values"):
+        dio.load_dataset(path)
+    assert main(["figure", "--data", str(path), "-o", str(tmp_path / "f.png")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nan.npz: arrays ['x'] hold NaN" in err
+    assert not (tmp_path / "f.png").exists() and not (tmp_path / "f.json").exists()
