@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -274,13 +275,42 @@ def use_compile_cache(off: bool) -> None:
         print(f"{PROG}: warning: {w.message}", file=sys.stderr)
 
 
+DESCRIPTION = ("MNIST-1D in JAX: write the dataset, train the baselines, run each study of the paper and those "
+               "beyond it, and reproduce them all with a report. `mnist1d-jax COMMAND --help` lists a command's "
+               "options.")
+
+
+def _grouped_commands(sub) -> str:
+    """The commands by group (data, the paper's studies, beyond the paper, tools), a line each, for --help."""
+    from mnist1d_jax.studies import BEYOND, EXTRA, STUDIES
+
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    groups = {"data": ["data", "generate", "figure"],
+              "the paper's studies": [_command_name(n) for n in STUDIES],
+              "beyond the paper": [_command_name(n) for n in BEYOND],
+              "tools": ["train", "reproduce", *(_command_name(n) for n in EXTRA)]}
+    listed = {name for names in groups.values() for name in names}
+    groups["tools"] += [name for name in helps if name not in listed]  # a command added later is never hidden
+    width = max(len(name) for name in helps) + 4
+    lines = []
+    for title, names in groups.items():
+        lines += ["", f"{title}:"]
+        for name in names:
+            if name in helps:
+                text = helps[name].removesuffix(" (beyond the paper)")
+                lines += textwrap.wrap(text, 100, initial_indent=f"  {name:<{width - 2}}",
+                                       subsequent_indent=" " * width)
+    return "\n".join(lines[1:])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist1d_jax.cli import reproduce, train
     from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES
 
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=PROG, description=textwrap.fill(DESCRIPTION, 100),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of the commands below")
 
     data = sub.add_parser("data", help="generate an MNIST-1D dataset and write it as a safe .npz file")
     _add_dataset_options(data)
@@ -316,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_precision_option(parser, None)
     _add_classes_option(parser, None)
     _add_compile_cache_option(parser, False)
+    parser.epilog = _grouped_commands(sub)
+    sub._choices_actions.clear()  # listed by group in the epilog instead of one flat list
     for command in dict.fromkeys(sub.choices.values()):
         _add_precision_option(command, argparse.SUPPRESS)
         _add_classes_option(command, argparse.SUPPRESS)

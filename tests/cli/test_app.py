@@ -228,3 +228,20 @@ def test_atomic_write_to_a_folder_is_our_one_line_error(tmp_path):
     with pytest.raises(OutputError, match=r"r\.json is a folder, not a file"):
         write_json(tmp_path / "r.json", {"a": 1})
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_top_level_help_groups_every_command_in_plain_text(capsys):
+    from mnist1d_jax.cli.app import _command_name
+    from mnist1d_jax.studies import ALL
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "{data,generate" not in text  # no reST markup, no unbroken list of choices
+    assert all(len(line) <= 110 for line in text.splitlines())
+    heads = ["data:", "the paper's studies:", "beyond the paper:", "tools:"]
+    at = [text.index(f"\n{h}\n") for h in heads]
+    assert at == sorted(at)
+    listed = {line.split()[0] for line in text[at[0]:].splitlines() if line.startswith("  ")}
+    assert {"data", "generate", "figure", "train", "reproduce", *map(_command_name, ALL)} <= listed
+    assert text.index("  dataset ") > at[1] and text.index("  data ") < at[1]  # `data` apart from `dataset`
