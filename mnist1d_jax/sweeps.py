@@ -24,6 +24,7 @@ Training (the double-descent protocol): SGD with momentum, a fresh shuffle every
 after each of ``eval_epochs`` (epoch-wise curves, e.g. log-spaced). ``labels`` adds a vmapped axis of training
 labels (label-noise rates): every (width, labels, seed) run is one run of the program.
 Loss ``"nll"`` (softmax cross-entropy) or ``"mse"`` (mean over batch and outputs of ``(logits - onehot)^2``).
+``weigh`` trains with per-example loss weights computed at every step (`train_weighted`: reweighting, curricula).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import math
 import operator
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +46,7 @@ from mnist1d_jax.core.evaluation import error_metrics
 from mnist1d_jax.core.loop import train_loop
 from mnist1d_jax.core.parallel import constrain_runs, pad_runs, replicate, run_sharding, spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle
-from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer
+from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer, train_step
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import width_model, width_model_params
 from mnist1d_jax.precision import NAMES as PRECISIONS
@@ -158,14 +159,89 @@ def train_masked(params: PyTree, mask: PyTree, order_key: Array, x: Array, y: Ar
             for k in ("error", "loss", "nll")}
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "bucket", "config", "padded_runs", "per_run_labels"))
+WEIGH_STREAM = 2**31 - 1  # step t's weighting key is fold_in(fold_in(order_key, WEIGH_STREAM), t): never an epoch's
+
+
+class StatefulWeigh(NamedTuple):
+    """Per-example loss weights with a state carried through training (a learned weighting net and its optimiser).
+
+    ``init(key) -> state`` (called inside each vmapped run, so every run gets its own); ``weigh(state, params,
+    mask, (x_b (B, D), y_b (B,)), key) -> (state, w (B,))``. A plain ``weigh(params, mask, batch, key)`` is the
+    stateless case.
+    """
+
+    init: Callable[[Array], PyTree]
+    weigh: Callable[..., tuple[PyTree, Array]]
+
+
+def train_weighted(params: PyTree, mask: PyTree, order_key: Array, x: Array, y: Array, x_test: Array,
+                   y_test: Array, *, model, config: SweepConfig, weigh: Callable) -> dict[str, Array]:
+    """`train_masked` with a per-example weighted loss: every step minimises ``sum_i w_i * loss_i`` over its
+    batch, where ``w = weigh(params, mask, (x_b (B, D), y_b (B,)), key) (B,)`` is computed from the current
+    (padded) params before the update and treated as a constant (or a `StatefulWeigh`, whose state the scan
+    carries) (learned or metalearned example weights;
+    ``w = 1/B`` everywhere is plain training: the same batches and, up to summation order, the same numbers).
+
+    The batches are `train_masked`'s (epoch e's permutation from ``fold_in(order_key, e)``, ``N // B`` batches);
+    the weighting key of step t is ``fold_in(fold_in(order_key, WEIGH_STREAM), t)``. One evaluation at the end
+    (``eval_epochs`` is refused). Returns `train_masked`'s scalars, ``example_weight (N,)``: the mean weight each
+    training example got over the steps it was in, and ``example_kept (N,)``: the share of those steps in which
+    its weight was positive (both 0 if never drawn).
+    """
+    if config.eval_epochs is not None:
+        raise ValueError("train_weighted evaluates once, at the end: eval_epochs must be None")
+    loss_fn = LOSSES[config.loss]
+    per_example = jax.vmap(lambda logits, label: loss_fn(logits[None], label[None]))
+
+    def weighted_loss(state, effective, batch, key):  # `effective`: the masked params (train_step applies the mask)
+        xb, yb, w = batch
+        logits = state.model.apply({"params": effective}, xb)
+        return jnp.sum(w * per_example(logits, yb)), {"accuracy": jnp.mean(jnp.argmax(logits, -1) == yb)}
+
+    tx = make_optimizer(config.optimizer, config.learning_rate, 0.0, config.momentum)
+    state = create_train_state(None, model, tx, params=params, mask=mask, loss_fn=loss_fn, objective=weighted_loss)
+    n, b = x.shape[0], config.batch_size
+    per_epoch = n // b
+    weigh_key = jax.random.fold_in(order_key, WEIGH_STREAM)
+    stateless = weigh
+    if not isinstance(weigh, StatefulWeigh):
+        weigh = StatefulWeigh(lambda key: (), lambda ws, *args: (ws, stateless(*args)))
+    # the weigher's init key: the last index of the weighting stream, which no step reaches
+    wstate = weigh.init(jax.random.fold_in(weigh_key, 2**31 - 1))
+
+    def epoch(carry, e):
+        perm = jax.random.permutation(jax.random.fold_in(order_key, e), n)
+
+        def step(carry, i):
+            state, wstate, total, kept, seen = carry
+            rows = jax.lax.dynamic_slice_in_dim(perm, i * b, b)
+            xb, yb = x[rows], y[rows]
+            key = jax.random.fold_in(weigh_key, e * per_epoch + i)
+            wstate, w = weigh.weigh(wstate, state.params, state.mask, (xb, yb), key)
+            w = jax.lax.stop_gradient(w)
+            state, _ = train_step(state, (xb, yb, w))
+            return (state, wstate, total.at[rows].add(w), kept.at[rows].add((w > 0).astype(jnp.float32)),
+                    seen.at[rows].add(1.0)), None
+
+        return jax.lax.scan(step, carry, jnp.arange(per_epoch))[0], None
+
+    zeros = jnp.zeros(n, jnp.float32)
+    (state, _, total, kept, seen), _ = jax.lax.scan(epoch, (state, wstate, zeros, zeros, zeros),
+                                                    jnp.arange(config.epochs))
+    out = error_metrics({"train": (x, y), "test": (x_test, y_test)}, loss_fn, config.eval_chunk)(state)
+    seen = jnp.maximum(seen, 1.0)
+    return {**out, "example_weight": total / seen, "example_kept": kept / seen}
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "bucket", "config", "padded_runs", "per_run_labels", "weigh"))
 def _train_bucket(init_keys, order_keys, x, y, x_test, y_test, *, kind, bucket, config, padded_runs,
-                  per_run_labels=False):
+                  per_run_labels=False, weigh=None):
     """Initialise (inside the program) and train every (width, seed) run of one bucket.
 
     ``init_keys (W, S)`` per width and seed; ``order_keys (R,)`` for the ``R = W * S`` runs, already padded to
     ``padded_runs`` and split over the devices; ``y`` is ``(N,)``, or ``(R, N)`` with ``per_run_labels`` (then
-    the ``S`` inits of a width repeat for each of its ``R / (W * S)`` label sets). Widths have different true
+    the ``S`` inits of a width repeat for each of its ``R / (W * S)`` label sets); ``weigh``: train each run with
+    `train_weighted` instead of `train_masked`. Widths have different true
     shapes, so each width's seeds are initialised by their own vmapped draw (a trace-time loop over the bucket's
     few widths; one program).
     """
@@ -178,7 +254,8 @@ def _train_bucket(init_keys, order_keys, x, y, x_test, y_test, *, kind, bucket, 
     masks = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *[m for _, m in inits])
     sharding, _ = run_sharding(padded_runs)
     params, masks = constrain_runs(pad_runs((params, masks), padded_runs), sharding)
-    run = functools.partial(train_masked, model=width_model(kind, padded), config=config)
+    train = train_masked if weigh is None else functools.partial(train_weighted, weigh=weigh)
+    run = functools.partial(train, model=width_model(kind, padded), config=config)
     if per_run_labels:
         y = constrain_runs(pad_runs(y, padded_runs), sharding)
     return jax.vmap(run, in_axes=(0, 0, 0, None, 0 if per_run_labels else None, None, None))(
@@ -204,7 +281,7 @@ def run_keys(seed: int, width: int) -> tuple[Array, Array]:
 
 def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, config: SweepConfig = SweepConfig(),
                  *, labels=None, buckets: Sequence[Sequence[int]] | None = None, max_buckets: int = 6,
-                 progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[dict], None] | None = None, weigh: Callable | None = None) -> dict[str, Any]:
     """Train ``model`` ("mlp" | "cnn") at every width for every seed: one vmapped program per width bucket.
 
     Args:
@@ -214,6 +291,9 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
         and batch order, so they differ only in their labels.
       buckets: explicit groups of widths (each padded to its largest); default ``bucket_widths``.
       progress: called after each bucket with ``{"bucket", "widths", "seconds", "done", "total"}``.
+      weigh: per-example loss weights ``weigh(params, mask, (x_b, y_b), key) -> (B,)`` or a `StatefulWeigh`
+        (`train_weighted`; a static argument: one compile per function object and bucket); adds ``example_weight`` and
+        ``example_kept`` ``(W, S, N)``.
     Returns:
       ``{"widths", "seeds", "params" (W,), "buckets", "config", metric (W, S) arrays...}`` with the metrics of
       ``train_masked`` (errors in %); ``(W, L, S)`` with ``labels``; one more trailing axis ``(K,)`` with
@@ -253,7 +333,8 @@ def sweep_widths(model: str, widths: Sequence[int], seeds: Sequence[int], data, 
         spread, n_runs = spread_leading(order_keys)
         with use_precision(config.precision):  # around the call: the jit's cache key and lowering see it
             out = _train_bucket(init_keys, spread, x, run_y, x_test, y_test, kind=model, bucket=bucket,
-                                config=config, padded_runs=spread.shape[0], per_run_labels=label_sets is not None)
+                                config=config, padded_runs=spread.shape[0], per_run_labels=label_sets is not None,
+                                weigh=weigh)
         out = jax.device_get(take_leading(out, n_runs))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         for i, run in enumerate(runs):
@@ -291,5 +372,5 @@ def width_at_params(kind: str, n_params: float) -> float:
     return (-b + math.sqrt(b * b + 4 * a * (n_params - 10))) / (2 * a)
 
 
-__all__ = ["SweepConfig", "bucket_widths", "cost_fn", "default_cnn_channels", "default_mlp_widths", "embed",
-           "init_padded", "run_keys", "sweep_widths", "train_masked", "width_at_params"]
+__all__ = ["StatefulWeigh", "SweepConfig", "bucket_widths", "cost_fn", "default_cnn_channels", "default_mlp_widths",
+           "embed", "init_padded", "run_keys", "sweep_widths", "train_masked", "train_weighted", "width_at_params"]

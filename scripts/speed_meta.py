@@ -177,5 +177,68 @@ def study_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def many_hyperparameter_rows(quick: bool) -> list[dict]:
+    """Seconds per hyper-step of the many-hyperparameters study, one seed, compile excluded: implicit (Neumann,
+    warm-started: the inner steps, the Hessian-vector products, the Neumann series) and truncated backprop."""
+    import jax
+    import optax
+
+    from mnist1d_jax import meta
+    from mnist1d_jax.studies import many_hyperparameters as mh
+
+    config = mh.QUICK if quick else mh.ManyHyperparametersConfig()
+    data = mh._data(config)
+    params0 = meta.classifier_task(mh.MODEL).init(jax.random.key(0))
+    meta0 = mh.full_decays(params0, config.initial_decay)
+    rows = []
+    for method in mh.METHODS:
+        est = mh.make_estimator(method, config, data)
+        s = _per_outer_step(est, optax.adam(getattr(config, f"hyper_lr_{method}")), meta0, params0,
+                            2 if quick else 5)
+        rows.append(_row(f"many hyperparameters (15,210 weight decays), {est.name}: seconds per hyper-step", s,
+                         None, f"x{config.hyper_steps} hyper-steps = {config.hyper_steps * s / 60:.1f} min per seed"))
+    return rows
+
+
+def reweight_rows(quick: bool) -> list[dict]:
+    """Seconds per training step of the reweighting study at its peak width (47, 3 seeds in one vmapped program,
+    compile excluded): plain SGD, the one-step look-ahead meta-gradient (Ren et al.) and Meta-Weight-Net (the
+    look-ahead meta-gradient plus the net's own Adam step), each step one outer step of its meta-learner."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    from mnist1d_jax.nn.models import width_model
+    from mnist1d_jax.studies import reweight as rw
+    from mnist1d_jax.sweeps import SweepConfig, sweep_widths
+
+    config = rw.ReweightConfig()
+    data = rw.method_data(config)
+    epochs = 1 if quick else 5
+    sweep = SweepConfig(learning_rate=config.learning_rate, momentum=config.momentum, batch_size=config.batch_size,
+                        epochs=epochs)
+    x_val, y_val = jnp.asarray(data["x_val"]), jnp.asarray(data["y_val"])
+    width, seeds = 47, [0, 1, 2]
+    rows, plain = [], None
+    for method in ("plain", "reweight", "mwnet"):
+        weigh = rw._weigher(method, width_model("mlp", width), config, x_val, y_val, {"meta_lr": 1e-4})
+        call = lambda method=method, weigh=weigh: sweep_widths(  # noqa: E731
+            "mlp", [width], seeds, data[method], sweep, buckets=[[width]], weigh=weigh)
+        jax.block_until_ready(call())  # compile
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            jax.block_until_ready(call())
+            best = min(best, time.perf_counter() - start)
+        steps = epochs * (len(data[method].y) // config.batch_size)
+        s = best / steps
+        plain = s if method == "plain" else plain
+        rows.append(_row(f"reweighting study, width {width}, 3 seeds vmapped, {method}: seconds per training step",
+                         s, None, "" if method == "plain" else f"{s / plain:.1f}x a plain step"))
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
-    return lr_rows(quick) + activation_rows(quick) + estimator_rows(quick) + study_rows(quick)
+    return (lr_rows(quick) + activation_rows(quick) + estimator_rows(quick) + study_rows(quick)
+            + many_hyperparameter_rows(quick) + reweight_rows(quick))

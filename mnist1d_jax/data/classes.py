@@ -25,7 +25,8 @@ raises `ClassSubsetError`, one line, before any work):
 * honour it through ``prepare_data``: ``benchmarks``, ``lottery`` (search and every ablation dataset),
   ``pooling`` (each training-set size is then the kept rows of that size), ``metalearn_lr`` (the inner runs'
   training set), ``metalearn_activation`` (meta-training tasks and the transfer check), ``ssl`` (contrastive
-  training and the linear probes), ``baseline_search``, ``lr_schedule``, ``optimizer_benchmark``;
+  training and the linear probes), ``baseline_search``, ``lr_schedule``, ``optimizer_benchmark``,
+  ``many_hyperparameters`` (training, validation and test rows of the kept digits);
 * honour it by selection: ``tsne`` (no training, so nothing is "held out": both embeddings, MNIST-1D and the
   image digits, show only the kept digits);
 * refuse it: ``dataset`` (it checks the generator against the frozen file's fingerprints, all ten classes by
@@ -36,7 +37,9 @@ raises `ClassSubsetError`, one line, before any work):
   over all 4,000 training examples, and its measures, the simplex of the ten class means and the self-duality
   with the head's ten rows, need every digit present); ``distill`` (its synthetic set holds ten examples of each
   of the ten digits and its baselines draw from every class); ``learned_optimizer`` (its label-noise setting
-  replays the original notebook's draws over all 4,000 training labels).
+  replays the original notebook's draws over all 4,000 training labels); ``reweight`` (its label noise replays
+  the original notebook's draws over all 4,000 training labels and relabels examples with any of the ten
+  digits).
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def neumann_solve(hvp, v, iterations: int, alpha: float):
 
 
 def implicit(problem: InnerProblem, *, solver: str = "cg", iterations: int = 20, damping: float = 0.0,
-             neumann_alpha: float = 0.1) -> Estimator:
+             neumann_alpha: float = 0.1, warm_start: bool = False) -> Estimator:
     """The hypergradient at the final inner state by the implicit function theorem (see the module docstring).
 
     The problem needs an ``objective`` (what is differentiated; per-step weights must be zero: they depend on
@@ -106,6 +106,11 @@ def implicit(problem: InnerProblem, *, solver: str = "cg", iterations: int = 20,
     near 0 when the run converged, which the theorem assumes) and ``"solve_residual"`` (‖(H + damping) u −
     ∇_θ O‖ / ‖∇_θ O‖: how well the solve did), and the problem's metrics. The train loss gets the key
     ``fold_in(objective key, T + 1)``.
+
+    ``warm_start=True``: the alternating scheme (Lorraine et al. 2020), one inner run that the hyperparameters
+    follow. The estimator's state is the inner state: ``init`` makes it with ``problem.init`` (from the run key
+    of its key), and each call continues it for ``num_steps`` more steps (t = 0..T-1 again, keys from this
+    call's key), takes the hypergradient at where it ends and returns that state as the next one.
     """
     weights = check_problem(problem)
     check_positive_ints(iterations=iterations)
@@ -126,7 +131,7 @@ def implicit(problem: InnerProblem, *, solver: str = "cg", iterations: int = 20,
     def grad(meta, est_state, key, context):
         keys = run_keys(split_estimator_key(key)[0])
         frozen = jax.lax.stop_gradient(meta)
-        state = problem.init(frozen, keys.init, context)
+        state = est_state if warm_start else problem.init(frozen, keys.init, context)
         final, losses = run_steps(problem, frozen, state, jnp.arange(n), keys, context)
         final = jax.lax.stop_gradient(final)
         params = params_of(final)
@@ -153,11 +158,16 @@ def implicit(problem: InnerProblem, *, solver: str = "cg", iterations: int = 20,
         residual = norm(jax.tree.map(jnp.subtract, hvp(u), grad_params)) / jnp.maximum(norm(grad_params), 1e-30)
         aux = run_aux(problem, meta, final, losses, value, keys, context)
         aux |= {"stationarity": norm(train_grad(meta, params)), "solve_residual": residual}
-        return (value, aux), g, est_state
+        return (value, aux), g, (final if warm_start else est_state)
+
+    def init_warm(meta, key, context):
+        keys = run_keys(split_estimator_key(key)[0])
+        return problem.init(jax.lax.stop_gradient(meta), keys.init, context)
 
     # the run forward only, K products in the solve, one for the residual, and a reverse pass of train_loss
-    return Estimator(stateless, grad, Cost(n, 0, 0, 1, iterations + 1),
-                     f"implicit ({solver}, K={iterations}" + (f", damping={damping}" if damping else "") + ")")
+    return Estimator(init_warm if warm_start else stateless, grad, Cost(n, 0, 0, 1, iterations + 1),
+                     f"implicit ({solver}, K={iterations}" + (f", damping={damping}" if damping else "")
+                     + (", warm start" if warm_start else "") + ")")
 
 
 __all__ = ["SOLVERS", "cg_solve", "implicit", "neumann_solve", "params_of", "with_params"]

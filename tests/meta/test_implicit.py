@@ -141,3 +141,22 @@ def test_implicit_jits_and_vmaps_over_seeds():
     (_, _), gs, _ = jax.jit(jax.vmap(lambda u, k: est.grad(u, (), k, CTX)))(us, jax.random.split(jax.random.key(0), 3))
     for i, u in enumerate(np.asarray(us)):
         assert float(gs[i]) == pytest.approx(ridge_closed_form(float(u))[1], rel=2e-3)
+
+
+def test_warm_start_continues_one_run_across_calls():
+    """``warm_start=True`` carries the inner state: two calls of 200 steps are the cold 400-step run (full-batch
+    gradient descent: the keys do not matter), hypergradient included."""
+    warm = meta.implicit(ridge_problem(steps=200), iterations=10, warm_start=True)
+    cold = meta.implicit(ridge_problem(steps=400), iterations=10)
+    u = jnp.float32(U0)
+    state = warm.init(u, jax.random.key(1), CTX)
+    np.testing.assert_array_equal(state.params, np.zeros(D))
+    step = jax.jit(lambda s, k: warm.grad(u, s, k, CTX))
+    (_, _), _, state = step(state, jax.random.key(2))
+    np.testing.assert_allclose(state.params, meta.run_inner(ridge_problem(steps=200), u, jax.random.key(2),
+                                                            CTX)[0].params, rtol=1e-6)
+    (value, _), g, state = step(state, jax.random.key(3))
+    (value_cold, _), g_cold, _ = _grad(cold)
+    assert float(value) == pytest.approx(float(value_cold), rel=1e-5)
+    assert float(g) == pytest.approx(float(g_cold), rel=1e-4)
+    assert "warm start" in warm.name and cold.init(u, jax.random.key(0), CTX) == ()
