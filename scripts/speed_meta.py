@@ -239,6 +239,34 @@ def reweight_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def few_shot_rows(quick: bool) -> list[dict]:
+    """Seconds per outer step of the few-shot study (16 tasks per step, compile excluded), per method and K:
+    second-order MAML (exact through the inner unroll), first-order MAML, prototypical networks; pre-training
+    per step of its batch."""
+    import jax
+    import optax
+
+    from mnist1d_jax.data.new_classes import template_bank
+    from mnist1d_jax.studies import few_shot as fs
+    from mnist1d_jax.studies import few_shot_methods as fm
+
+    config = fs.QUICK if quick else fs.FewShotConfig()
+    bank = template_bank(config.bank_seed, config.train_templates, config.val_templates, config.test_templates)
+    digits = fs._digits()
+    rows = []
+    for k in config.shots:
+        tasks = fm.Tasks(config.n_way, k, config.n_query, bank, digits)
+        for method in config.methods:
+            if method == "pretrain" and k != config.shots[0]:
+                continue  # one pre-training serves every K
+            est, start = fm.estimator_and_start(config, method, tasks, jax.random.key(0))
+            s = _per_outer_step(est, optax.adam(config.outer_lr), start, tasks.contexts["train"], 2 if quick else 20)
+            what = (f"few-shot pre-training ({config.pretrain_batch} examples per step)" if method == "pretrain" else
+                    f"few-shot {fs.LABELS[method]}, {config.n_way}-way {k}-shot, {config.meta_batch} tasks per step")
+            rows.append(_row(f"{what}: seconds per outer step", s, None, ""))
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     return (lr_rows(quick) + activation_rows(quick) + estimator_rows(quick) + study_rows(quick)
-            + many_hyperparameter_rows(quick) + reweight_rows(quick))
+            + many_hyperparameter_rows(quick) + reweight_rows(quick) + few_shot_rows(quick))

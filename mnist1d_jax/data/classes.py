@@ -39,7 +39,8 @@ raises `ClassSubsetError`, one line, before any work):
   of the ten digits and its baselines draw from every class); ``learned_optimizer`` (its label-noise setting
   replays the original notebook's draws over all 4,000 training labels); ``reweight`` (its label noise replays
   the original notebook's draws over all 4,000 training labels and relabels examples with any of the ten
-  digits).
+  digits); ``few_shot`` (its out-of-family test draws 5-way tasks from all ten digits, and its new classes are
+  kept apart from all ten templates).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 `sample(key, n, config)` draws fresh examples by the generator's recipe with
 ``jax.random``: the same distribution as `make_dataset`, but different numbers. It is jit-able (``n`` and
 ``config`` are static) and vmappable over keys, so a training loop can draw each batch on the device.
+`render(key, templates, y, config)` is the same recipe for any 12-point templates (new classes: see
+``data.new_classes``); templates and labels may be traced, so it runs inside a jitted, vmapped task sampler.
 """
 
 from __future__ import annotations
@@ -32,12 +34,8 @@ def _constants(config: DatasetConfig):
     ``shuffle_seq``, its column permutation, so sampled and generated examples are on the same scale.
     """
     reference = make_dataset(config)
-    low, high = config.padding
-    templates = np.zeros((NUM_CLASSES, TEMPLATE_POINTS + high + 1))
-    templates[:, :TEMPLATE_POINTS] = get_templates().x + transforms.EPS
     perm = reference.seq_permutation
     return {
-        "templates": templates,
         "smoothing": transforms.gaussian_smoothing_matrix(config.working_length),
         "resampling": _resampling_matrix(config.working_length, config.final_seq_length),
         "mean": reference.raw_mean,
@@ -65,18 +63,42 @@ def sample(key: jax.Array, n: int, config: DatasetConfig | None = None) -> tuple
       x: (n, config.final_seq_length) float32 standardised inputs; y: (n,) int32 labels.
     """
     config = DatasetConfig() if config is None else config
+    y = jax.random.randint(jax.random.split(key, 7)[0], (n,), 0, NUM_CLASSES)
+    return render(key, get_templates().x, y, config), y
+
+
+def render(key: jax.Array, templates: jax.Array, y: jax.Array, config: DatasetConfig | None = None) -> jax.Array:
+    """The generator's recipe on rows of any templates: example i is made from ``templates[y[i]]``.
+
+    Args:
+      key: a ``jax.random`` key; split seven ways as `sample` splits it (the first stream, `sample`'s labels,
+        is not used here), so ``render(key, digit templates, y)`` is `sample`'s ``x`` for the same key and y.
+      templates: ``(C, 12)`` normalised curves (``templates.get_templates().x`` or new classes').
+      y: ``(n,)`` int rows of `templates`.
+      config: generator knobs (static; default ``DatasetConfig()``); the standardisation uses the pooled raw mean
+        and std of ``make_dataset(config)``, so new classes land on the digits' scale.
+
+    Returns:
+      ``(n, config.final_seq_length)`` float32 standardised inputs. Jit-able and vmappable (templates and y may
+      be traced; only their shapes are static).
+    """
+    config = DatasetConfig() if config is None else config
     c = _constants(config)
+    n = y.shape[0]
     length = config.working_length
     low, high = config.padding
-    k_label, k_pad, k_scale, k_shift, k_corr, k_iid, k_shear = jax.random.split(key, 7)
+    _, k_pad, k_scale, k_shift, k_corr, k_iid, k_shear = jax.random.split(key, 7)
 
-    y = jax.random.randint(k_label, (n,), 0, NUM_CLASSES)
     pads = low + jnp.floor(jax.random.uniform(k_pad, (n,)) * (high - low + 1)).astype(jnp.int32)
     # Stretch template + padding (12 + p points on [0, 1]) onto L points: linear interpolation.
     position = jnp.linspace(0.0, 1.0, length)[None, :] * (TEMPLATE_POINTS + pads - 1)[:, None]
     left = jnp.minimum(jnp.floor(position).astype(jnp.int32), (TEMPLATE_POINTS + pads - 2)[:, None])
     frac = position - left
-    rows = jnp.asarray(c["templates"], jnp.float32)[y]
+    # + EPS keeps template zeros apart from the background; added in float64 for NumPy templates (the digits':
+    # `sample`'s numbers are then what they were before `render` existed), in float32 for traced ones
+    lifted = (templates if isinstance(templates, np.ndarray) else jnp.asarray(templates)) + transforms.EPS
+    padded = jnp.zeros((templates.shape[0], TEMPLATE_POINTS + high + 1), jnp.float32)
+    rows = padded.at[:, :TEMPLATE_POINTS].set(jnp.asarray(lifted, jnp.float32))[y]
     x = jnp.take_along_axis(rows, left, 1) * (1 - frac) + jnp.take_along_axis(rows, left + 1, 1) * frac
 
     x = x * (1 + config.scale_coeff * (jax.random.uniform(k_scale, (n, 1)) - 0.5))
@@ -96,4 +118,4 @@ def sample(key: jax.Array, n: int, config: DatasetConfig | None = None) -> tuple
     if c["perm"] is not None:
         x = x[:, c["perm"]]
     x = (x - c["mean"]) / c["std"]
-    return x.astype(jnp.float32), y
+    return x.astype(jnp.float32)

@@ -10,6 +10,8 @@ Every piece is a pure function (after learned_optimization and optax's meta-lear
 * estimators, each ``init`` / ``grad`` with a static `Cost`: `exact` (checkpointed, or the overflow-safe
   `ScaledGrad` form), `forward`, `truncated`, `antithetic_es`, `pes`, `implicit` (implicit function theorem, CG
   or Neumann), and `from_value_and_grad` for a hand-written one;
+* `batched(estimator, n)`: any estimator averaged over a batch of ``n`` inner runs per outer step (tasks,
+  inits), the runs a vmapped axis;
 * `run_outer(estimator, optimizer, meta, context, num_steps, key=...)`: the outer loop as jitted chunks of one
   ``lax.scan``, vmappable over seeds (each run and each outer step gets its own key), resumable from a
   `Checkpoint`, raising `NonFiniteMetaGradient` with the step that went wrong;
@@ -20,6 +22,7 @@ Every piece is a pure function (after learned_optimization and optax's meta-lear
 estimator" which estimator to use, and why.
 """
 
+from mnist1d_jax.meta.batched import batched
 from mnist1d_jax.meta.es import PESState, antithetic_es, pes
 from mnist1d_jax.meta.estimators import Cost, Estimator, exact, forward, from_value_and_grad, value_and_grad_forward
 from mnist1d_jax.meta.implicit import implicit, neumann_solve
@@ -51,7 +54,7 @@ from mnist1d_jax.meta.truncated import WindowState, truncated
 
 __all__ = ["Checkpoint", "Cost", "Estimator", "InnerProblem", "InnerState", "NonFiniteMetaGradient", "OuterState",
            "PESState", "RENORMALIZE_ABOVE", "Reparam", "RunKeys", "ScaledGrad", "Task", "WindowState",
-           "antithetic_es", "check_finite", "classifier_task", "clip_scaled", "exact", "forward",
+           "antithetic_es", "batched", "check_finite", "classifier_task", "clip_scaled", "exact", "forward",
            "from_value_and_grad", "identity", "implicit", "inner_problem", "make_inner_step", "make_outer_scan",
            "neumann_solve", "outer_init", "pes", "positive", "run_inner", "run_keys", "run_outer", "sgd", "truncated",
            "unit_interval", "unroll", "unroll_value_and_grad", "value_and_grad_forward"]

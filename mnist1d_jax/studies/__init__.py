@@ -13,7 +13,7 @@ the protocol's defaults, ``run(config, ctx) -> record`` (no file I/O), ``report_
 STUDIES = ("dataset", "benchmarks", "lottery", "double_descent", "metalearn_lr", "metalearn_activation", "pooling",
            "ssl", "tsne", "classwise_errors")
 BEYOND = ("lr_schedule", "epochwise_double_descent", "neural_collapse", "optimizer_benchmark", "distill",
-          "learned_optimizer", "reweight", "many_hyperparameters")
+          "learned_optimizer", "reweight", "many_hyperparameters", "few_shot")
 EXTRA = ("baseline_search",)
 ALL = STUDIES + BEYOND + EXTRA
 

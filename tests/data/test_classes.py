@@ -86,7 +86,7 @@ def test_refusal_is_one_line_and_only_under_a_subset():
 HONOUR = {"benchmarks", "lottery", "pooling", "metalearn_lr", "metalearn_activation", "ssl", "baseline_search",
           "lr_schedule", "optimizer_benchmark", "tsne", "many_hyperparameters"}
 REFUSE = {"dataset", "classwise_errors", "double_descent", "epochwise_double_descent", "neural_collapse", "distill",
-          "learned_optimizer", "reweight"}
+          "learned_optimizer", "reweight", "few_shot"}
 
 
 def test_every_study_honours_or_refuses_a_subset_as_the_docstring_lists():
