@@ -15,17 +15,18 @@ from mnist1d_jax.cli import reproduce
 ONLY = ["dataset", "ssl", "tsne"]  # the second takes ~20 s: time to kill reproduce while it runs
 
 
-def _as_from_a_terminal() -> None:
-    """In the child before it starts: Ctrl-C's default action. A suite started with SIGINT ignored (a background
-    job, ``nohup``, some IDE runners) passes that on to every child, and Python then never raises
-    KeyboardInterrupt in it; a user pressing Ctrl-C in a terminal has the default."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# The command as a terminal runs it: a suite started with SIGINT ignored (a background job, ``nohup``, some IDE
+# runners) passes that on to every child, and Python then never raises KeyboardInterrupt in it; a user pressing
+# Ctrl-C in a terminal has Python's handler. The child installs it itself (a ``preexec_fn`` would make subprocess
+# fork a multithreaded JAX process, which JAX warns about).
+AS_FROM_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "runpy.run_module('mnist1d_jax.cli', run_name='__main__', alter_sys=True)")
 
 
 def _start(out):
-    return subprocess.Popen([sys.executable, "-m", "mnist1d_jax.cli", "reproduce", "--quick", "--only", *ONLY,
+    return subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, "reproduce", "--quick", "--only", *ONLY,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_as_from_a_terminal)
+                            start_new_session=True)
 
 
 def _studies_alive(out, parent: int | None = None) -> list[int]:
@@ -95,13 +96,10 @@ def test_the_ctrl_c_test_passes_when_the_suite_runs_with_sigint_ignored(tmp_path
     if os.environ.get("MNIST1D_JAX_INNER_SIGINT_TEST"):
         pytest.skip("already the inner run")
 
-    def ignore_sigint():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     env = {**os.environ, "MNIST1D_JAX_INNER_SIGINT_TEST": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                           f"{__file__}::test_killing_reproduce_stops_its_study_and_a_rerun_resumes",
-                           "-k", "SIGINT", "--basetemp", str(tmp_path / "inner")],
-                          env=env, capture_output=True, text=True, timeout=600, preexec_fn=ignore_sigint)
+    args = ["-q", "-n", "0", "-p", "no:cacheprovider", "-k", "SIGINT", "--basetemp", str(tmp_path / "inner"),
+            f"{__file__}::test_killing_reproduce_stops_its_study_and_a_rerun_resumes"]
+    inner = f"import signal, sys, pytest; signal.signal(signal.SIGINT, signal.SIG_IGN); sys.exit(pytest.main({args!r}))"
+    done = subprocess.run([sys.executable, "-c", inner], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout
