@@ -84,7 +84,7 @@ from mnist1d_jax.nn.models import width_model, width_model_params
 from mnist1d_jax.report.results import mean_std
 from mnist1d_jax.studies.reweight_draw import METHODS, draw, noisy_share, peak_index
 from mnist1d_jax.studies.reweight_mwnet import VERSION as MWNET_VERSION
-from mnist1d_jax.studies.reweight_mwnet import make_mwnet
+from mnist1d_jax.studies.reweight_mwnet import make_mwnet, per_example_nll
 from mnist1d_jax.studies.reweight_select import choose_fraction, choose_meta_lr, order_digest, prune_data, prune_order
 from mnist1d_jax.sweeps import SweepConfig, bucket_widths, cost_fn, sweep_widths
 from mnist1d_jax.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
@@ -127,11 +127,6 @@ PAPER_SEEDS: dict = {}
 
 # ----------------------------------------------------------------------------------------------------------------
 # the look-ahead as a one-step inner problem, and the weights it gives
-def per_example_nll(logits, y):
-    """``(B,)`` cross-entropy of each row of ``logits (B, K)`` against ``y (B,)``."""
-    return -jnp.sum(jax.nn.log_softmax(logits) * jax.nn.one_hot(y, logits.shape[-1], dtype=logits.dtype), -1)
-
-
 def lookahead_problem(model, learning_rate: float, x_val, y_val) -> meta.InnerProblem:
     """One SGD step (`learning_rate`, no momentum) of `model` from ``context["params"]`` (masked by
     ``context["mask"]``) on ``sum_i meta[i] * loss_i`` over the batch ``context["x"] (B, D), ["y"] (B,)``;
