@@ -22,10 +22,10 @@ Names are imported on first use, so ``import mnist1d_jax`` for the dataset alone
 
 import importlib
 
-__version__ = "0.1.0"
+from mnist1d_jax.runtime.version import __version__ as __version__
 
 _WHERE = {  # public name -> the module that defines it
-    "ConfigError": "mnist1d_jax.validation", "DatasetConfig": "mnist1d_jax.data.config",
+    "ConfigError": "mnist1d_jax.runtime.validation", "DatasetConfig": "mnist1d_jax.data.config",
     "Dataset": "mnist1d_jax.data.generator", "make_dataset": "mnist1d_jax.data.generator",
     "get_dataset": "mnist1d_jax.data.io", "load_dataset": "mnist1d_jax.data.io", "save_dataset": "mnist1d_jax.data.io",
     "sample": "mnist1d_jax.data.sampler", "Data": "mnist1d_jax.data.splits", "prepare_data": "mnist1d_jax.data.splits",
@@ -34,21 +34,25 @@ _WHERE = {  # public name -> the module that defines it
     "train_step": "mnist1d_jax.core.step", "evaluate": "mnist1d_jax.core.step",
     "make_optimizer": "mnist1d_jax.core.step", "set_hyperparams": "mnist1d_jax.core.step",
     "train_loop": "mnist1d_jax.core.loop", "TrainConfig": "mnist1d_jax.core.runs", "train": "mnist1d_jax.core.runs",
-    "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.sweeps", "sweep_widths": "mnist1d_jax.sweeps",
+    "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.core.sweeps",
+    "sweep_widths": "mnist1d_jax.core.sweeps",
     "select_classes": "mnist1d_jax.data.splits", "parse_classes": "mnist1d_jax.data.classes",
     "use_classes": "mnist1d_jax.data.classes", "set_classes": "mnist1d_jax.data.classes",
     "current_classes": "mnist1d_jax.data.classes", "max_softmax_auroc": "mnist1d_jax.core.evaluation",
     "write_dataset": "mnist1d_jax.data.stream", "load_streamed": "mnist1d_jax.data.stream",
-    "enable_compile_cache": "mnist1d_jax.compile_cache",
+    "enable_compile_cache": "mnist1d_jax.runtime.compile_cache",
 }
-_SUBMODULES = ("masks", "meta", "precision", "representations")
+_SUBMODULES = {  # public submodule name -> where it lives
+    "masks": "mnist1d_jax.core.masks", "meta": "mnist1d_jax.meta", "precision": "mnist1d_jax.runtime.precision",
+    "representations": "mnist1d_jax.analysis.representations",
+}
 
 __all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"])
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return importlib.import_module(f"mnist1d_jax.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     if name in _WHERE:
         value = getattr(importlib.import_module(_WHERE[name]), name)
         globals()[name] = value  # later lookups skip this function

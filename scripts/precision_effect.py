@@ -30,12 +30,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from mnist1d_jax.backend import main_on_all_cores, on_cpu
 from mnist1d_jax.core.runs import TrainConfig, train_seeds
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import prepare_data
-from mnist1d_jax.precision import JAX_NAMES, NAMES
-from mnist1d_jax.report.results import atomic_write, mean_std, provenance, read_json, write_json
+from mnist1d_jax.runtime.backend import main_on_all_cores, on_cpu
+from mnist1d_jax.runtime.precision import JAX_NAMES, NAMES
+from mnist1d_jax.runtime.results import atomic_write, mean_std, provenance, read_json, write_json
 from mnist1d_jax.studies.benchmarks import BenchmarksConfig, table1_train_config
 
 MODELS = ("logistic", "mlp", "cnn", "gru")

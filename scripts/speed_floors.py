@@ -44,8 +44,8 @@ def lottery_rows(quick: bool, matmul_flops_per_s: float) -> list[dict]:
     import jax.numpy as jnp
     import numpy as np
 
-    from mnist1d_jax import masks as M
-    from mnist1d_jax.report.results import read_json
+    from mnist1d_jax.core import masks as M
+    from mnist1d_jax.runtime.results import read_json
     from mnist1d_jax.studies import lottery as L
 
     steps = 21 if quick else 301  # timed runs, scaled to the study's step counts

@@ -209,9 +209,9 @@ def reweight_rows(quick: bool) -> list[dict]:
     import jax
     import jax.numpy as jnp
 
+    from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
     from mnist1d_jax.nn.models import width_model
     from mnist1d_jax.studies import reweight as rw
-    from mnist1d_jax.sweeps import SweepConfig, sweep_widths
 
     config = rw.ReweightConfig()
     data = rw.method_data(config)

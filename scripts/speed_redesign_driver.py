@@ -79,7 +79,7 @@ def run():
         cfg = L.LotteryConfig(**kw)
         return L.run(cfg, ctx()) if NEW else L.run(cfg, OUT)
     if study == "double_descent":
-        from mnist1d_jax.sweeps import SweepConfig, sweep_widths
+        from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
 
         data = get_dataset(DatasetConfig(num_samples=16000, train_split=0.25))
         out = []

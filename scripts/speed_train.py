@@ -27,9 +27,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import jax  # noqa: E402
 
-from mnist1d_jax.backend import main_on_all_cores  # noqa: E402
 from mnist1d_jax.core.runs import TrainConfig, train_jit, train_seeds  # noqa: E402
 from mnist1d_jax.data.splits import prepare_data  # noqa: E402
+from mnist1d_jax.runtime.backend import main_on_all_cores  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("torch_reference", _HERE / "torch_reference.py")
 torch_reference = importlib.util.module_from_spec(_spec)
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         ref, ratio = ("n/a" if v is None else v for v in (r["reference_s"], r["ratio"]))
         print(f"| {r['what']} | {r['ours_s']} | {ref} | {ratio} |")
     if args.out:
-        from mnist1d_jax.report.results import provenance, write_json
+        from mnist1d_jax.runtime.results import provenance, write_json
 
         write_json(args.out, {"rows": rows, "load_average": load, "quick": args.quick,
                               "torch_threads": args.torch_threads, "provenance": provenance()})

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from mnist1d_jax.compile_cache import enable_compile_cache
+from mnist1d_jax.runtime.compile_cache import enable_compile_cache
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -6,7 +6,7 @@ import sys
 import jax
 import pytest
 
-from mnist1d_jax.backend import on_cpu, reduction_heavy_options, use_cpu_cores
+from mnist1d_jax.runtime.backend import on_cpu, reduction_heavy_options, use_cpu_cores
 
 
 def test_suite_has_two_cpu_devices_and_the_cpu_option_only_on_a_cpu():
@@ -35,7 +35,7 @@ def _count_in_fresh_process(env: dict, code: str) -> str:
                           env={**base, **env}).stdout.split()
 
 
-_CODE = ("from mnist1d_jax.backend import use_cpu_cores; n = use_cpu_cores(); import jax; "
+_CODE = ("from mnist1d_jax.runtime.backend import use_cpu_cores; n = use_cpu_cores(); import jax; "
          "print(n, jax.config.jax_num_cpu_devices, len(jax.devices('cpu')) if {init} else '-')")
 
 

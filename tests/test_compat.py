@@ -9,8 +9,8 @@ import pytest
 from mnist1d.data import get_dataset_args as reference_args
 from mnist1d.data import make_dataset as reference_make_dataset
 
-from mnist1d_jax import compat
-from mnist1d_jax.validation import ConfigError
+from mnist1d_jax.data import compat
+from mnist1d_jax.runtime.validation import ConfigError
 
 
 def _same(ours: dict, theirs: dict) -> None:

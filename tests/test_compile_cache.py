@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist1d_jax import compile_cache
-from mnist1d_jax.compile_cache import CompileCacheWarning, enable_compile_cache
+from mnist1d_jax.runtime import compile_cache
+from mnist1d_jax.runtime.compile_cache import CompileCacheWarning, enable_compile_cache
 
 SKIP = {"runtime", "runtime_s", "cpu_s", "provenance", "wall_s_including_compile", "s_per_outer_step_excluding_compile"}
 
@@ -65,7 +65,7 @@ def test_the_folder_and_the_switch():
         warnings.simplefilter("error")
         assert compile_cache.default_folder() == Path(os.environ["MNIST1D_JAX_COMPILE_CACHE"])
     env = {k: v for k, v in os.environ.items() if k != "MNIST1D_JAX_COMPILE_CACHE"}
-    code = ("import os; from mnist1d_jax import compile_cache as c; print(c.default_folder()); "
+    code = ("import os; from mnist1d_jax.runtime import compile_cache as c; print(c.default_folder()); "
             "os.environ['MNIST1D_JAX_COMPILE_CACHE'] = 'off'; print(c.enable_compile_cache())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**env, "MNIST1D_JAX_CACHE": "/somewhere/data"}, check=True).stdout.split()
@@ -75,8 +75,8 @@ def test_the_folder_and_the_switch():
 KEYED = """
 import sys, jax, jax.numpy as jnp
 jax.config.update("jax_num_cpu_devices", int(sys.argv[2]))
-from mnist1d_jax.compile_cache import enable_compile_cache
-from mnist1d_jax.precision import emulate, use_precision
+from mnist1d_jax.runtime.compile_cache import enable_compile_cache
+from mnist1d_jax.runtime.precision import emulate, use_precision
 enable_compile_cache(sys.argv[1])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 with use_precision(sys.argv[3]):

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax import masks as M
+from mnist1d_jax.core import masks as M
 from mnist1d_jax.nn.models import MLP, init_params
 
 

@@ -7,16 +7,24 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from mnist1d_jax import precision
 from mnist1d_jax.core.runs import TrainConfig
 from mnist1d_jax.core.step import create_train_state, make_optimizer, train_step
+from mnist1d_jax.core.sweeps import SweepConfig
 from mnist1d_jax.nn import conv
 from mnist1d_jax.nn.conv import conv1d_clb
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import CNN, MLP, BiGRU, Logistic
-from mnist1d_jax.precision import current, emulate, resolve, round_mantissa, set_precision, tolerance, use_precision
-from mnist1d_jax.sweeps import SweepConfig
-from mnist1d_jax.validation import ConfigError
+from mnist1d_jax.runtime import precision
+from mnist1d_jax.runtime.precision import (
+    current,
+    emulate,
+    resolve,
+    round_mantissa,
+    set_precision,
+    tolerance,
+    use_precision,
+)
+from mnist1d_jax.runtime.validation import ConfigError
 
 
 @pytest.fixture
@@ -248,8 +256,8 @@ def test_configs_validate_the_precision():
 
 
 def test_provenance_and_the_study_state_folder_name_the_setting(policy, tmp_path):
-    from mnist1d_jax.report.results import devices
     from mnist1d_jax.report.runner import state_folder, study_module
+    from mnist1d_jax.runtime.results import devices
 
     with use_precision("bf16"):
         assert devices()["matmul_precision"] == "bf16"

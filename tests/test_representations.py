@@ -1,11 +1,12 @@
-"""Neural-collapse metrics and linear CKA (`mnist1d_jax.representations`) on constructed and random features."""
+"""Neural-collapse metrics and linear CKA (`mnist1d_jax.analysis.representations`) on constructed and random
+features."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax import representations as R
+from mnist1d_jax.analysis import representations as R
 
 K, D = 6, 16
 

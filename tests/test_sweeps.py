@@ -5,9 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax.nn.init import init_params
-from mnist1d_jax.nn.models import width_model, width_model_params
-from mnist1d_jax.sweeps import (
+from mnist1d_jax.core.sweeps import (
     SweepConfig,
     bucket_widths,
     cost_fn,
@@ -17,6 +15,8 @@ from mnist1d_jax.sweeps import (
     sweep_widths,
     width_at_params,
 )
+from mnist1d_jax.nn.init import init_params
+from mnist1d_jax.nn.models import width_model, width_model_params
 
 
 class _Data:
@@ -95,14 +95,14 @@ def test_label_axis_and_epoch_curves_equal_separate_sweeps():
     assert not np.allclose(grid["test_loss"][..., 0], grid["test_loss"][..., 1])  # epochs 1 and 3 differ
     with pytest.raises(ValueError, match="labels must be \\(L, 200\\)"):
         sweep_widths("mlp", [3], [0], data, final, labels=data.y)
-    from mnist1d_jax.validation import ConfigError
+    from mnist1d_jax.runtime.validation import ConfigError
 
     with pytest.raises(ConfigError, match="eval_epochs"):
         SweepConfig(epochs=3, eval_epochs=(2, 5))
 
 
 def test_bad_sweeps_are_refused():
-    from mnist1d_jax.validation import ConfigError
+    from mnist1d_jax.runtime.validation import ConfigError
 
     with pytest.raises(ConfigError, match="SweepConfig.epochs=0"):
         SweepConfig(epochs=0)
@@ -115,7 +115,7 @@ def test_bad_sweeps_are_refused():
 
 
 def test_accelerator_bucket_plans_put_latency_bound_widths_in_few_large_buckets():
-    from mnist1d_jax import backend
+    from mnist1d_jax.runtime import backend
 
     widths = [1, 2, 3, 4, 5, 6, 8, 10, 14, 20, 30, 50, 70, 100]
     cpu = bucket_widths(widths, cost_fn("cnn"), 8, 0.02, runs_per_width=3, devices=2)

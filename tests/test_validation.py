@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from mnist1d_jax.validation import (
+from mnist1d_jax.runtime.validation import (
     Config,
     ConfigError,
     boolean,

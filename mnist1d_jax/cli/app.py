@@ -34,51 +34,28 @@ import textwrap
 import time
 from pathlib import Path
 
-from mnist1d_jax.backend import use_cpu_cores
+from mnist1d_jax.cli import reproduce, train
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
-from mnist1d_jax.compile_cache import ENV_VAR as COMPILE_CACHE_ENV
-from mnist1d_jax.compile_cache import CompileCacheWarning, enable_compile_cache
+from mnist1d_jax.cli.common import (
+    DIE_WITH_PARENT,
+    PROG,
+    OneLineParser,
+    UsageError,
+    command_name,
+    die_with_parent,
+    output_path,
+)
 from mnist1d_jax.data.classes import ENV_VAR as CLASSES_ENV
 from mnist1d_jax.data.classes import is_subset, parse_classes, resolve_classes, use_classes
 from mnist1d_jax.data.config import DatasetConfig
-from mnist1d_jax.precision import ENV_VAR as PRECISION_ENV
-from mnist1d_jax.precision import NAMES as PRECISIONS
-from mnist1d_jax.precision import set_precision
-from mnist1d_jax.report.results import OutputError
+from mnist1d_jax.runtime.backend import use_cpu_cores
+from mnist1d_jax.runtime.compile_cache import ENV_VAR as COMPILE_CACHE_ENV
+from mnist1d_jax.runtime.compile_cache import CompileCacheWarning, enable_compile_cache
+from mnist1d_jax.runtime.precision import ENV_VAR as PRECISION_ENV
+from mnist1d_jax.runtime.precision import NAMES as PRECISIONS
+from mnist1d_jax.runtime.precision import set_precision
+from mnist1d_jax.runtime.results import OutputError
 from mnist1d_jax.studies import ALL
-
-PROG = "mnist1d-jax"
-DIE_WITH_PARENT = "MNIST1D_JAX_DIE_WITH_PARENT"  # set by ``reproduce`` for the studies it starts
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (``reproduce`` sets this up for its studies, so no
-    study outlives it); a no-op elsewhere."""
-    import ctypes
-    import os
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before we asked
-        os._exit(137)
-
-
-class UsageError(Exception):
-    """Bad input found before any work (exit status 2)."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse with its errors as one line (``prog: error: message``, exit status 2), no usage dump."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _command_name(study: str) -> str:
-    return study.replace("_", "-")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -94,13 +71,6 @@ def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(name, action=argparse.BooleanOptionalAction, default=default)
         else:
             group.add_argument(name, type=type(default), default=default, metavar="N")
-
-
-def _output_path(text: str) -> Path:
-    """An argparse type: a path, never empty (argparse would turn "" into the current folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path")
-    return Path(text)
 
 
 def _dataset_config(args, parser) -> DatasetConfig:
@@ -181,8 +151,8 @@ def _add_study(sub, name: str) -> None:
     from mnist1d_jax.report.runner import study_module
 
     module = study_module(name)
-    p = sub.add_parser(_command_name(name), help=module.TITLE, description=(module.__doc__ or "").split("\n\n")[0])
-    p.add_argument("--out", type=_output_path, default=Path("figures"), help="folder for the figures, their JSON "
+    p = sub.add_parser(command_name(name), help=module.TITLE, description=(module.__doc__ or "").split("\n\n")[0])
+    p.add_argument("--out", type=output_path, default=Path("figures"), help="folder for the figures, their JSON "
                    "and the study's resume state (default: figures)")
     p.add_argument("--quick", action="store_true", help="a tiny config that runs every stage in seconds (a smoke "
                    "test, not a result)")
@@ -286,9 +256,9 @@ def _grouped_commands(sub) -> str:
 
     helps = {action.dest: action.help for action in sub._choices_actions}
     groups = {"data": ["data", "generate", "figure"],
-              "the paper's studies": [_command_name(n) for n in STUDIES],
-              "beyond the paper": [_command_name(n) for n in BEYOND],
-              "tools": ["train", "reproduce", *(_command_name(n) for n in EXTRA)]}
+              "the paper's studies": [command_name(n) for n in STUDIES],
+              "beyond the paper": [command_name(n) for n in BEYOND],
+              "tools": ["train", "reproduce", *(command_name(n) for n in EXTRA)]}
     listed = {name for names in groups.values() for name in names}
     groups["tools"] += [name for name in helps if name not in listed]  # a command added later is never hidden
     width = max(len(name) for name in helps) + 4
@@ -304,7 +274,6 @@ def _grouped_commands(sub) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mnist1d_jax.cli import reproduce, train
     from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES
 
     parser = OneLineParser(prog=PROG, description=textwrap.fill(DESCRIPTION, 100),
@@ -314,13 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="generate an MNIST-1D dataset and write it as a safe .npz file")
     _add_dataset_options(data)
-    data.add_argument("-o", "--output", type=_output_path, default=Path("mnist1d.npz"), help="the .npz file to write")
+    data.add_argument("-o", "--output", type=output_path, default=Path("mnist1d.npz"), help="the .npz file to write")
     data.set_defaults(run=_cmd_data, parser=data)
 
     generate = sub.add_parser("generate", help="generate a huge MNIST-1D dataset in chunks, streamed to "
                               "memory-mappable .npy files (x, y, x_test, y_test, t, manifest.json) in a folder")
     _add_dataset_options(generate)
-    generate.add_argument("-o", "--out", type=_output_path, default=Path("mnist1d-stream"), help="the folder to "
+    generate.add_argument("-o", "--out", type=output_path, default=Path("mnist1d-stream"), help="the folder to "
                           "write (default: mnist1d-stream); it also holds a temporary raw file of 8 bytes per value "
                           "while writing")
     generate.add_argument("--dtype", choices=DTYPES, default="float16", help="dtype of the inputs x and x_test "
@@ -332,9 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_cmd_generate, parser=generate)
 
     figure = sub.add_parser("figure", help="draw the templates and transformed examples (Figure 1 style)")
-    figure.add_argument("--data", type=_output_path, default=None, help="an .npz from `data` (default: the paper's "
+    figure.add_argument("--data", type=output_path, default=None, help="an .npz from `data` (default: the paper's "
                         "data)")
-    figure.add_argument("-o", "--output", type=_output_path, default=Path("figures/dataset.png"))
+    figure.add_argument("-o", "--output", type=output_path, default=Path("figures/dataset.png"))
     figure.set_defaults(run=_cmd_figure, parser=figure)
 
     train.register(sub)
@@ -396,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 def study_main(name: str, argv: list[str] | None = None) -> int:
     """What ``scripts/<study>.py`` runs: ``mnist1d-jax <study> ARGS``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    return main([_command_name(name), *argv])
+    return main([command_name(name), *argv])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import dataclasses
 import re
 import typing
 
-from mnist1d_jax.validation import ConfigError
+from mnist1d_jax.runtime.validation import ConfigError
 
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 

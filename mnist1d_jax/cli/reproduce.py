@@ -23,8 +23,10 @@ studies that refuse one (``REFUSES_CLASS_SUBSET``) are skipped with their reason
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -32,10 +34,12 @@ import sys
 import time
 from pathlib import Path
 
-from mnist1d_jax.cli.app import DIE_WITH_PARENT
+from mnist1d_jax.cli.common import DIE_WITH_PARENT, output_path
 from mnist1d_jax.data.classes import ALL_CLASSES, classes_text, resolve_classes
-from mnist1d_jax.precision import resolve
-from mnist1d_jax.report.results import read_json, write_json
+from mnist1d_jax.report.report import write_report
+from mnist1d_jax.report.runner import record_paths, study_module
+from mnist1d_jax.runtime.precision import resolve
+from mnist1d_jax.runtime.results import read_json, write_json
 from mnist1d_jax.studies import BEYOND, STUDIES
 
 SEED_MODES = ("default", "paper")
@@ -61,15 +65,11 @@ def _sha256(path: Path) -> str:
 
 
 def _record(out: Path, name: str) -> Path:
-    from mnist1d_jax.report.runner import record_paths, study_module
-
     return record_paths(out, study_module(name))[0]
 
 
 def _mode_config(name: str, quick: bool, seeds: str):
     """The config a study runs with in this mode (what a record on disk must hold to count as done)."""
-    from mnist1d_jax.report.runner import study_module
-
     module = study_module(name)
     config = module.QUICK if quick else module.Config()
     return config.replace(**module.PAPER_SEEDS) if seeds == "paper" and not quick and module.PAPER_SEEDS else config
@@ -91,8 +91,6 @@ def _record_classes(record: dict) -> str:
 
 def refused(name: str, classes=None) -> str | None:
     """Why study ``name`` refuses the class subset ``classes`` (None when it runs: all ten, or it honours one)."""
-    from mnist1d_jax.report.runner import study_module
-
     why = getattr(study_module(name), "REFUSES_CLASS_SUBSET", None)
     return why if why and resolve_classes(classes) != ALL_CLASSES else None
 
@@ -100,9 +98,6 @@ def refused(name: str, classes=None) -> str | None:
 def rebuild_state(out: Path, quick: bool, seeds: str, precision: str | None = None, classes=None) -> dict:
     """A state from the records on disk: every study whose record holds this mode's config and was made under this
     matmul precision and class subset counts as done."""
-    import dataclasses
-    import json
-
     precision, classes = resolve(precision), classes_text(classes)
     state = {}
     for name in planned(seeds):
@@ -156,7 +151,7 @@ def run_study(name: str, out: Path, quick: bool, seeds: str = "default", precisi
     start = time.perf_counter()
     command = study_command(name, out, quick, seeds, precision, classes)
     # Its own session (so Ctrl-C of a terminal reaches us, and we stop the whole group), and told to die with us
-    # (``cli.app.die_with_parent``) so that not even a SIGKILL of reproduce leaves it running.
+    # (``cli.common.die_with_parent``) so that not even a SIGKILL of reproduce leaves it running.
     child = subprocess.Popen(command, start_new_session=True, env={**os.environ, DIE_WITH_PARENT: "1"})
     try:
         code = child.wait()
@@ -182,8 +177,6 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
     ``$MNIST1D_JAX_PRECISION``, else float32). ``classes``: the digits every study trains on (text like "0-7"
     or digits; ``data.classes.resolve_classes``: default the setting in effect, else ``$MNIST1D_JAX_CLASSES``,
     else all ten); under a subset the studies that refuse one are skipped with their reason."""
-    from mnist1d_jax.report.report import write_report
-
     if seeds not in SEED_MODES:
         raise ValueError(f"seeds must be one of {SEED_MODES}, got {seeds!r}")
     precision, classes = resolve(precision), classes_text(classes)
@@ -230,9 +223,8 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("reproduce", help="run every study of the paper and write figures/REPORT.md")
-    from mnist1d_jax.cli.app import _output_path
 
-    parser.add_argument("--out", type=_output_path, default=Path("figures"))
+    parser.add_argument("--out", type=output_path, default=Path("figures"))
     parser.add_argument("--only", nargs="+", choices=list(STUDIES + BEYOND), help="run only these studies")
     parser.add_argument("--quick", action="store_true", help="tiny configs (minutes): checks the pipeline")
     parser.add_argument("--force", action="store_true", help="rerun studies that are already done")
@@ -244,8 +236,6 @@ def register(subparsers) -> None:
 
 
 def _cmd(args, parser) -> int:
-    from mnist1d_jax.report.report import write_report
-
     precision = getattr(args, "precision", None)  # the global options, resolved by cli.app.main
     classes = getattr(args, "classes", None)
     if args.quick and args.seeds == "paper" and not args.report_only:

@@ -22,8 +22,30 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
-from mnist1d_jax.validation import Config, boolean, choice, fail, fraction, integer, option, optional, positive, real
+from mnist1d_jax.cli.common import UsageError
+from mnist1d_jax.core.evaluation import max_softmax_auroc
+from mnist1d_jax.core.runs import TrainConfig, train_seeds
+from mnist1d_jax.data.classes import classes_text, current_classes, held_out_classes, is_subset
+from mnist1d_jax.data.generator import make_dataset
+from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
+from mnist1d_jax.runtime.precision import resolve, use_precision
+from mnist1d_jax.runtime.validation import (
+    Config,
+    boolean,
+    choice,
+    fail,
+    fraction,
+    integer,
+    option,
+    optional,
+    positive,
+    real,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +89,6 @@ def register(subparsers) -> None:
 def ood_auroc(config, params, data) -> list[float]:
     """Per seed of ``params`` (stacked over seeds): `max_softmax_auroc` of ``data``'s kept-digit test examples
     (``x_test``) against its held-out-digit ones (``x_held``), the model of ``config`` under its precision."""
-    import jax
-    import numpy as np
-
-    from mnist1d_jax.core.evaluation import max_softmax_auroc
-    from mnist1d_jax.precision import use_precision
-
     model = config.make_model()
 
     def one(p):
@@ -83,17 +99,6 @@ def ood_auroc(config, params, data) -> list[float]:
 
 
 def run(args, parser) -> int:
-    import jax
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from mnist1d_jax.cli.app import UsageError
-    from mnist1d_jax.core.runs import TrainConfig, train_seeds
-    from mnist1d_jax.data.classes import classes_text, current_classes, held_out_classes, is_subset
-    from mnist1d_jax.data.generator import make_dataset
-    from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
-    from mnist1d_jax.precision import resolve
-
     cmd = config_from_args(args, TrainCommand, None, parser)
     val = cmd.val_fraction if cmd.val_fraction is not None else (0.1 if cmd.protocol == "modern" else 0.0)
     # the class subset in effect (the global --classes, see cli.app.main): only the kept digits' rows

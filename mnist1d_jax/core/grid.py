@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.splits import Data
-from mnist1d_jax.precision import use_precision
+from mnist1d_jax.runtime.precision import use_precision
 
 GRID_METRICS = ("best_val_acc", "selected_test_acc", "final_test_acc", "final_train_acc")
 

@@ -10,7 +10,7 @@ repeating the last run (computed and thrown away).
 Many processes (multi-controller SPMD): every process runs the same code on the same host inputs; the inputs
 become global arrays (each process places the shards its devices own, ``jax.make_array_from_callback``), the
 run axis is padded to *all* global devices, and the results are gathered so that every process holds all of
-them (``take_leading``). Only process 0 writes files (``is_writer``).
+them (``take_leading``). Only process 0 writes files (``runtime.processes.is_writer``, re-exported here).
 
 * `run_sharding(n)`: the sharding of an n-run axis and its padded length.
 * `spread_leading(tree)` / `take_leading(tree, n)`: place host inputs; bring the first ``n`` runs back.
@@ -26,26 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-
-def many_processes() -> bool:
-    """True after ``jax.distributed.initialize()`` with more than one process (without it, no backend is
-    started by asking)."""
-    return jax.distributed.is_initialized() and jax.process_count() > 1
-
-
-def is_writer() -> bool:
-    """Whether this process writes files: process 0 (the only process without ``jax.distributed``)."""
-    return not many_processes() or jax.process_index() == 0
-
-
-def all_processes(flag: bool) -> bool:
-    """True when ``flag`` is true in every process: one small collective with many processes, so that every
-    process takes the same branch (e.g. resume a stored result only if every process can read it)."""
-    if not many_processes():
-        return bool(flag)
-    from jax.experimental import multihost_utils
-
-    return bool(np.all(multihost_utils.process_allgather(np.array([bool(flag)]))))
+from mnist1d_jax.runtime.processes import all_processes, is_writer, many_processes
 
 
 def _mesh(devices) -> Mesh:

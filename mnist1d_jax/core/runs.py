@@ -38,9 +38,9 @@ from mnist1d_jax.core.schedules import EpochShuffle, Sequential, epochs_needed
 from mnist1d_jax.core.step import OPTIMIZERS, create_train_state, cross_entropy, make_optimizer
 from mnist1d_jax.data.splits import Data
 from mnist1d_jax.nn.models import MODELS, get_model
-from mnist1d_jax.precision import NAMES as PRECISIONS
-from mnist1d_jax.precision import use_precision
-from mnist1d_jax.validation import (
+from mnist1d_jax.runtime.precision import NAMES as PRECISIONS
+from mnist1d_jax.runtime.precision import use_precision
+from mnist1d_jax.runtime.validation import (
     Config,
     _Invalid,
     boolean,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnist1d_jax.data.templates import NUM_CLASSES
-from mnist1d_jax.validation import ConfigError
+from mnist1d_jax.runtime.validation import ConfigError
 
 # Schema version of the config as written into files and cache keys. Bump it when a field changes meaning.
 CONFIG_VERSION = 1

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax import __version__
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import Dataset, make_dataset
 from mnist1d_jax.data.templates import Templates
-from mnist1d_jax.report.results import atomic_write
+from mnist1d_jax.runtime.results import atomic_write
+from mnist1d_jax.runtime.version import __version__
 
 FORMAT = "mnist1d-jax dataset"
 FORMAT_VERSION = 2  # 2: the SHA-256 covers the header (config, statistics) too; 1 (arrays only) is still read

@@ -51,13 +51,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax import __version__
 from mnist1d_jax.data import transforms
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import DatasetSizeError, _template_table, _transform_block  # its recipe, same bits
 from mnist1d_jax.data.legacy_stream import map_example_draws
 from mnist1d_jax.data.templates import NUM_CLASSES, get_templates
-from mnist1d_jax.report.results import atomic_write
+from mnist1d_jax.runtime.results import atomic_write
+from mnist1d_jax.runtime.version import __version__
 
 FORMAT = "mnist1d-jax streamed dataset"
 FORMAT_VERSION = 1

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from mnist1d_jax.backend import on_cpu
-from mnist1d_jax.precision import emulate
+from mnist1d_jax.runtime.backend import on_cpu
+from mnist1d_jax.runtime.precision import emulate
 
 Array = jax.Array
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from mnist1d_jax.precision import emulate
+from mnist1d_jax.runtime.precision import emulate
 
 Array = jax.Array
 

@@ -16,7 +16,7 @@ from flax import linen as nn
 
 from mnist1d_jax.nn.conv import conv1d_clb
 from mnist1d_jax.nn.init import lecun_or_torch
-from mnist1d_jax.precision import emulate
+from mnist1d_jax.runtime.precision import emulate
 
 Array = jax.Array
 

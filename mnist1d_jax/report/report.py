@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist1d_jax.report.results import atomic_write, provenance
+from mnist1d_jax.data.classes import classes_text, held_out_classes, is_subset
 from mnist1d_jax.report.runner import load_record, record_paths, study_module
+from mnist1d_jax.runtime.results import atomic_write, provenance
 from mnist1d_jax.studies import BEYOND, STUDIES
 
 _MODES = {"default": "our multi-seed defaults", "paper": "the paper's own run counts (`--seeds paper`)"}
@@ -50,8 +51,6 @@ def _load(module, out: Path) -> tuple[dict | None, Exception | None]:
 def write_report(out: Path, state: dict, quick: bool, classes=None) -> Path:
     """Write ``out/REPORT.md`` from the records in ``out`` and the runtimes in ``state`` (reproduce's);
     ``classes``: the class subset the studies ran under (``data.classes.resolve_classes``), said at the top."""
-    from mnist1d_jax.data.classes import classes_text, held_out_classes, is_subset
-
     out = Path(out)
     # the studies beyond the paper appear once they have run (a paper-seeds folder never has them)
     beyond = [name for name in BEYOND if name in state or record_paths(out, study_module(name))[0].exists()]

@@ -33,9 +33,21 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from mnist1d_jax.report.results import OutputError, check_not_a_folder, provenance, read_json, write_json
-from mnist1d_jax.report.store import Store
+from mnist1d_jax.data.classes import (
+    classes_text,
+    held_out_classes,
+    is_subset,
+    refuse_class_subset,
+    resolve_classes,
+    use_classes,
+)
+from mnist1d_jax.runtime.precision import resolve, use_precision
+from mnist1d_jax.runtime.processes import is_writer
+from mnist1d_jax.runtime.results import OutputError, atomic_write, check_not_a_folder, provenance, read_json, write_json
+from mnist1d_jax.runtime.store import Store
+from mnist1d_jax.studies import ALL
 
 
 @dataclasses.dataclass
@@ -47,21 +59,15 @@ class Context:
 
     def bar(self, total: int, desc: str, unit: str = "it"):
         """A progress bar (tqdm; silent unless ``progress``)."""
-        from tqdm.auto import tqdm
-
         return tqdm(total=total, desc=desc, unit=unit, disable=not self.progress, file=sys.stderr)
 
     def log(self, message: str) -> None:
         if self.progress:
-            from tqdm.auto import tqdm
-
             tqdm.write(message, file=sys.stderr)
 
 
 def study_module(name: str) -> ModuleType:
     """The study module ``mnist1d_jax.studies.<name>``."""
-    from mnist1d_jax.studies import ALL
-
     if name not in ALL:
         raise ValueError(f"unknown study {name!r}; the studies are {', '.join(ALL)}")
     return importlib.import_module(f"mnist1d_jax.studies.{name}")
@@ -119,9 +125,6 @@ def state_folder(out: Path, module: ModuleType, precision: str | None = None, cl
     a reduced matmul precision (``precision.resolve(precision)``), and with ``_classes_<digits>`` added under a
     class subset (``data.classes.resolve_classes(classes)``, e.g. ``.<NAME>_state_classes_0-7``), so that runs
     under different settings never reuse each other's partial results."""
-    from mnist1d_jax.data.classes import classes_text, is_subset
-    from mnist1d_jax.precision import resolve
-
     name = resolve(precision)
     folder = f".{module.NAME}_state" if name == "float32" else f".{module.NAME}_state_{name}"
     if is_subset(classes):
@@ -132,8 +135,6 @@ def state_folder(out: Path, module: ModuleType, precision: str | None = None, cl
 def check_classes(module: ModuleType, classes=None) -> None:
     """Raise ``data.classes.ClassSubsetError`` (one line) when ``resolve_classes(classes)`` holds digits out and
     the study refuses a subset (its ``REFUSES_CLASS_SUBSET`` says why)."""
-    from mnist1d_jax.data.classes import refuse_class_subset
-
     why = getattr(module, "REFUSES_CLASS_SUBSET", None)
     if why:
         refuse_class_subset(module.NAME, why, classes)
@@ -163,10 +164,6 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
     ``ClassSubsetError`` before anything is written. After ``jax.distributed.initialize()`` every
     process runs the study and gets the record; only process 0 touches ``out``.
     """
-    from mnist1d_jax.core.parallel import is_writer
-    from mnist1d_jax.data.classes import resolve_classes, use_classes
-    from mnist1d_jax.precision import resolve, use_precision
-
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
     out = Path(out)
@@ -184,7 +181,8 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
         record = module.run(config, ctx)
         record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
                   "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-                  "provenance": provenance()}
+                  "provenance": {**provenance(), "classes": list(classes),
+                                 "held_out_classes": list(held_out_classes(classes))}}
     write_record(module, record, out, figures=figures)
     return record
 
@@ -192,7 +190,6 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
 def write_record(module: ModuleType, record: dict[str, Any], out: Path, *, figures: bool = True) -> list[Path]:
     """Write ``record`` (JSON + arrays) and its figures: the figures first, the JSON last, so that a JSON on
     disk always has its figures, and a failed drawing leaves neither. Only process 0 writes (``[]`` elsewhere)."""
-    from mnist1d_jax.core.parallel import is_writer
 
     if not is_writer():
         return []
@@ -201,8 +198,6 @@ def write_record(module: ModuleType, record: dict[str, Any], out: Path, *, figur
     drawn: list[Path] = []
     try:
         if arrays:
-            from mnist1d_jax.report.results import atomic_write
-
             atomic_write(npz_path, lambda f: np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()}))
         if figures:
             drawn = list(module.draw(record, out))

@@ -22,8 +22,8 @@ from mnist1d_jax.core import recipes
 from mnist1d_jax.core.grid import best_validation_accuracy
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import prepare_data
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.validation import Config, choice, fraction, integer, option, positive, real, text, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.validation import Config, choice, fraction, integer, option, positive, real, text, tuple_of
 
 NAME = "baseline_search"
 TITLE = "Validation-only search for the improved baselines"

@@ -34,9 +34,9 @@ from mnist1d_jax.core import recipes
 from mnist1d_jax.core.runs import TrainConfig, train_seeds
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import atomic_write, mean_std, seeds_text
-from mnist1d_jax.validation import Config, boolean, choice, fail, fraction, integer, option, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import atomic_write, mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, fraction, integer, option, positive, tuple_of
 
 NAME = "benchmarks"
 TITLE = "Table 1 and the benchmark figure (Fig. 2), improved baselines"

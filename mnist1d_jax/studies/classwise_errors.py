@@ -26,9 +26,9 @@ import numpy as np
 
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.templates import NUM_CLASSES
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
-from mnist1d_jax.validation import Config, integer, option, positive
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, integer, option, positive
 
 NAME = "classwise_errors"
 TITLE = "Human vs CNN class-wise errors (Fig. 8)"

@@ -21,9 +21,9 @@ from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import Dataset, make_dataset
 from mnist1d_jax.data.legacy_stream import draw_examples
 from mnist1d_jax.data.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import provenance, write_json
-from mnist1d_jax.validation import Config, integer, option
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import provenance, write_json
+from mnist1d_jax.runtime.validation import Config, integer, option
 
 NAME = "dataset"
 TITLE = "The dataset (Fig. 1) and its exactness"

@@ -46,9 +46,9 @@ from mnist1d_jax.data.coresets import class_labels, kmeans_per_class, random_per
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.data.templates import NUM_CLASSES
 from mnist1d_jax.nn.models import CNN, MLP
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std
-from mnist1d_jax.validation import Config, boolean, choice, fail, fraction, integer, option, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std
+from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, fraction, integer, option, positive, tuple_of
 
 NAME = "distill"
 TITLE = "Dataset distillation: ten learned examples per class (beyond the paper)"

@@ -30,13 +30,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from mnist1d_jax.backend import bucket_plan
-from mnist1d_jax.data.config import DatasetConfig
-from mnist1d_jax.data.io import get_dataset
-from mnist1d_jax.data.splits import Data, label_noise
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import seeds_text
-from mnist1d_jax.sweeps import (
+from mnist1d_jax.core.sweeps import (
     SweepConfig,
     bucket_widths,
     cost_fn,
@@ -45,7 +39,13 @@ from mnist1d_jax.sweeps import (
     sweep_widths,
     width_at_params,
 )
-from mnist1d_jax.validation import (
+from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.io import get_dataset
+from mnist1d_jax.data.splits import Data, label_noise
+from mnist1d_jax.runtime.backend import bucket_plan
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import seeds_text
+from mnist1d_jax.runtime.validation import (
     Config,
     boolean,
     choice,

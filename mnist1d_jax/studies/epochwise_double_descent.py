@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import Data, label_noise
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import seeds_text
-from mnist1d_jax.sweeps import SweepConfig, sweep_widths
-from mnist1d_jax.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import seeds_text
+from mnist1d_jax.runtime.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
 
 NAME = "epochwise_double_descent"
 TITLE = "Epoch-wise double descent and label-noise sweep (beyond the paper)"

@@ -53,9 +53,9 @@ from mnist1d_jax import meta
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.new_classes import check_real_rows, template_bank
 from mnist1d_jax.data.templates import get_templates
-from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.validation import Config, choice, fail, integer, option, positive, tuple_of
 from mnist1d_jax.studies import few_shot_methods as fm
-from mnist1d_jax.validation import Config, choice, fail, integer, option, positive, tuple_of
 
 NAME = "few_shot"
 TITLE = "Few-shot learning on new MNIST-1D classes (beyond the paper)"

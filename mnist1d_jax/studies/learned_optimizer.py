@@ -32,10 +32,10 @@ from mnist1d_jax import meta
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.splits import label_noise, prepare_data
 from mnist1d_jax.nn.models import get_model
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std
+from mnist1d_jax.runtime.validation import Config, choice, integer, option, positive, tuple_of
 from mnist1d_jax.studies import learned_optimizer_net as lopt
-from mnist1d_jax.validation import Config, choice, integer, option, positive, tuple_of
 
 NAME = "learned_optimizer"
 TITLE = "A learned optimiser (beyond the paper)"
@@ -68,7 +68,7 @@ class LearnedOptimizerConfig(Config):
     chunk: int = option(50, integer(1), "outer steps per compiled chunk (progress and checkpoints)")
 
     def _check(self) -> None:
-        from mnist1d_jax.validation import fail
+        from mnist1d_jax.runtime.validation import fail
 
         if self.inner_steps % self.window:
             fail(self, "window", self.window, f"must divide inner_steps={self.inner_steps}")

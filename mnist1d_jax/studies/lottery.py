@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax import masks as M
+from mnist1d_jax.core import masks as M
 from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.loop import Hook, eval_points, train_loop
 from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
@@ -49,8 +49,8 @@ from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import LOTTERY_SHUFFLE, Data, prepare_data
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import MLP
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.validation import Config, choice, fail, integer, option, optional, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.validation import Config, choice, fail, integer, option, optional, positive, tuple_of
 
 NAME = "lottery"
 TITLE = "Lottery tickets (Fig. 3 a-g, mask figure)"

@@ -34,9 +34,9 @@ from mnist1d_jax import meta as metalib
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import MLP
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
-from mnist1d_jax.validation import Config, fail, fraction, integer, option, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, fail, fraction, integer, option, positive, tuple_of
 
 NAME = "lr_schedule"
 TITLE = "A learned learning-rate schedule (beyond the paper)"

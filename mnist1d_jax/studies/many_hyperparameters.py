@@ -56,8 +56,8 @@ from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.splits import Data, prepare_data
 from mnist1d_jax.nn.init import count_params
 from mnist1d_jax.nn.models import MLP
+from mnist1d_jax.runtime.validation import Config, choice, fail, fraction, integer, option, positive, tuple_of
 from mnist1d_jax.studies.many_hyperparameters_draw import draw, report_rows
-from mnist1d_jax.validation import Config, choice, fail, fraction, integer, option, positive, tuple_of
 
 NAME = "many_hyperparameters"
 TITLE = "Thousands of hyperparameters: a weight decay per parameter by implicit differentiation (beyond the paper)"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std
 
 LABELS = {"implicit": "(c) implicit (Neumann)", "truncated": "(d) truncated backprop"}
 COLOURS = {"implicit": "C0", "truncated": "C3"}

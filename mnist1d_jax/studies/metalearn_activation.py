@@ -49,16 +49,16 @@ import numpy as np
 import optax
 
 from mnist1d_jax import meta as metalib
-from mnist1d_jax.backend import reduction_heavy_options
 from mnist1d_jax.core.evaluation import split_metrics
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import get_model
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
+from mnist1d_jax.runtime.backend import reduction_heavy_options
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 from mnist1d_jax.studies import metalearn_activation_task as core
-from mnist1d_jax.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 
 NAME = "metalearn_activation"
 TITLE = "Metalearning an activation function (Fig. 6)"

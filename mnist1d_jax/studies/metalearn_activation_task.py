@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from mnist1d_jax import meta as metalib
 from mnist1d_jax.nn.init import dense_params
-from mnist1d_jax.precision import emulate
+from mnist1d_jax.runtime.precision import emulate
 
 
 @dataclasses.dataclass(frozen=True)

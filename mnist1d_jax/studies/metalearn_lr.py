@@ -33,8 +33,8 @@ from mnist1d_jax import meta as metalib
 from mnist1d_jax.core.schedules import Sequential, stack_batches
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.nn.models import MLP
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 
 NAME = "metalearn_lr"
 TITLE = "Metalearning the learning rate (Fig. 5)"

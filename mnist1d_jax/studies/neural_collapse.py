@@ -7,7 +7,7 @@ neural-collapse recipe: SGD, weight decay, a decaying rate and a long run) with 
 every epoch, for 2,000 epochs (80,000 steps), far past the epoch where the training error reaches 0 (the
 terminal phase). After ``eval_points`` log-spaced epochs, on the training set and on the test set, every layer's
 activations ``h (N, D)`` (conv1 475, conv2 250, conv3 125 values) are measured with
-`mnist1d_jax.representations`:
+`mnist1d_jax.analysis.representations`:
 
 * NC1, within-class variability: ``trace_ratio`` = Tr(Σ_W) / Tr(Σ_T) and ``papyan`` = Tr(Σ_W Σ_B⁺) / K;
 * NC2, the class means' simplex: ``equinorm`` (std / mean of the centred means' norms) and
@@ -33,17 +33,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist1d_jax import representations as rep
+from mnist1d_jax.analysis import representations as rep
 from mnist1d_jax.core.parallel import replicate, spread_leading, take_leading
 from mnist1d_jax.core.runs import TrainConfig, train
 from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import CNN
-from mnist1d_jax.precision import use_precision
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
-from mnist1d_jax.validation import Config, choice, integer, option, positive, real, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.precision import use_precision
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, choice, integer, option, positive, real, tuple_of
 
 NAME = "neural_collapse"
 TITLE = "Neural collapse per layer, Table-1 CNN in its terminal phase (beyond the paper)"

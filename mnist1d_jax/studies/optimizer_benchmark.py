@@ -36,9 +36,9 @@ from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.init import count_params, init_params
 from mnist1d_jax.nn.models import MODELS, get_model
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
-from mnist1d_jax.validation import Config, choice, integer, option, positive, real, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, choice, integer, option, positive, real, tuple_of
 
 NAME = "optimizer_benchmark"
 TITLE = "Optimisers x architectures, learning rate chosen on validation (beyond the paper)"

@@ -37,10 +37,10 @@ from mnist1d_jax.core.schedules import Sequential
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import Data, prepare_data
-from mnist1d_jax.precision import use_precision
-from mnist1d_jax.report.figures import save_figure
-from mnist1d_jax.report.results import mean_std
-from mnist1d_jax.validation import Config, fail, integer, option, positive, tuple_of
+from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.precision import use_precision
+from mnist1d_jax.runtime.results import mean_std
+from mnist1d_jax.runtime.validation import Config, fail, integer, option, positive, tuple_of
 
 NAME = "pooling"
 TITLE = "Pooling vs training-set size (Fig. 7)"

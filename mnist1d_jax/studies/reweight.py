@@ -74,20 +74,20 @@ import numpy as np
 import optax
 
 from mnist1d_jax import meta
-from mnist1d_jax.backend import bucket_plan
 from mnist1d_jax.core.step import apply_mask, cross_entropy
+from mnist1d_jax.core.sweeps import SweepConfig, bucket_widths, cost_fn, sweep_widths
 from mnist1d_jax.data.clean_split import clean_validation_split
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import Data, label_noise
 from mnist1d_jax.nn.models import width_model, width_model_params
-from mnist1d_jax.report.results import mean_std
+from mnist1d_jax.runtime.backend import bucket_plan
+from mnist1d_jax.runtime.results import mean_std
+from mnist1d_jax.runtime.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
 from mnist1d_jax.studies.reweight_draw import METHODS, draw, noisy_share, peak_index
 from mnist1d_jax.studies.reweight_mwnet import VERSION as MWNET_VERSION
 from mnist1d_jax.studies.reweight_mwnet import make_mwnet, per_example_nll
 from mnist1d_jax.studies.reweight_select import choose_fraction, choose_meta_lr, order_digest, prune_data, prune_order
-from mnist1d_jax.sweeps import SweepConfig, bucket_widths, cost_fn, sweep_widths
-from mnist1d_jax.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
 
 NAME = "reweight"
 TITLE = "Learning to reweight examples against the noisy double-descent peak (beyond the paper)"

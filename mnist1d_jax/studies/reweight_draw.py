@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist1d_jax.report.figures import save_figure
+from mnist1d_jax.runtime.figures import save_figure
 
 METHODS = ("plain", "reweight", "oracle", "mwnet", "prune")
 LABELS = {"plain": "plain (= the double-descent protocol's noisy MLP)", "reweight": "learned reweighting (Ren et al.)",

@@ -25,8 +25,8 @@ from flax import linen as nn
 
 from mnist1d_jax import meta
 from mnist1d_jax.core.step import apply_mask, cross_entropy
+from mnist1d_jax.core.sweeps import StatefulWeigh
 from mnist1d_jax.nn.init import init_params
-from mnist1d_jax.sweeps import StatefulWeigh
 
 HIDDEN = 100
 VERSION = 2  # in the store's tags: bumped whenever the net or its init draws change (2: named layers)

@@ -21,10 +21,10 @@ import time
 import jax.numpy as jnp
 import numpy as np
 
+from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
 from mnist1d_jax.data.splits import Data
 from mnist1d_jax.nn.models import width_model
 from mnist1d_jax.studies.reweight_mwnet import VERSION, make_mwnet
-from mnist1d_jax.sweeps import SweepConfig, sweep_widths
 
 SHARED = ("noise", "n_clean", "clean_seed", "data_seed")
 

@@ -33,9 +33,9 @@ from mnist1d_jax.core.step import create_train_state
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import ContrastiveCNN
-from mnist1d_jax.report.figures import DIGIT_COLORS, save_figure
-from mnist1d_jax.report.results import mean_std, seeds_text
-from mnist1d_jax.validation import Config, boolean, choice, integer, option, positive, real, tuple_of
+from mnist1d_jax.runtime.figures import DIGIT_COLORS, save_figure
+from mnist1d_jax.runtime.results import mean_std, seeds_text
+from mnist1d_jax.runtime.validation import Config, boolean, choice, integer, option, positive, real, tuple_of
 
 NAME = "ssl"
 TITLE = "Self-supervised learning (ICML figure)"

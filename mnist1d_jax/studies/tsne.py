@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist1d_jax.data.generator import make_dataset
-from mnist1d_jax.report.figures import DIGIT_COLORS, save_figure
-from mnist1d_jax.validation import Config, integer, option, optional, positive, text
+from mnist1d_jax.runtime.figures import DIGIT_COLORS, save_figure
+from mnist1d_jax.runtime.validation import Config, integer, option, optional, positive, text
 
 NAME = "tsne"
 TITLE = "t-SNE in input space (Fig. 10)"

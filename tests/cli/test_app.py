@@ -103,7 +103,7 @@ def test_a_bad_precision_is_one_line_exit_2(capsys, argv):
 def test_a_bad_precision_environment_variable_is_one_line_exit_2(capsys, monkeypatch):
     import jax
 
-    from mnist1d_jax import precision
+    from mnist1d_jax.runtime import precision
 
     monkeypatch.setenv(precision.ENV_VAR, "half")
     before = jax.config.jax_default_matmul_precision
@@ -222,7 +222,7 @@ def test_figure_refuses_a_json_path_that_is_a_folder_before_drawing(tmp_path, ca
 
 
 def test_atomic_write_to_a_folder_is_our_one_line_error(tmp_path):
-    from mnist1d_jax.report.results import OutputError, write_json
+    from mnist1d_jax.runtime.results import OutputError, write_json
 
     (tmp_path / "r.json").mkdir()
     with pytest.raises(OutputError, match=r"r\.json is a folder, not a file"):
@@ -231,7 +231,7 @@ def test_atomic_write_to_a_folder_is_our_one_line_error(tmp_path):
 
 
 def test_top_level_help_groups_every_command_in_plain_text(capsys):
-    from mnist1d_jax.cli.app import _command_name
+    from mnist1d_jax.cli.common import command_name
     from mnist1d_jax.studies import ALL
 
     with pytest.raises(SystemExit):
@@ -243,5 +243,5 @@ def test_top_level_help_groups_every_command_in_plain_text(capsys):
     at = [text.index(f"\n{h}\n") for h in heads]
     assert at == sorted(at)
     listed = {line.split()[0] for line in text[at[0]:].splitlines() if line.startswith("  ")}
-    assert {"data", "generate", "figure", "train", "reproduce", *map(_command_name, ALL)} <= listed
+    assert {"data", "generate", "figure", "train", "reproduce", *map(command_name, ALL)} <= listed
     assert text.index("  dataset ") > at[1] and text.index("  data ") < at[1]  # `data` apart from `dataset`

@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from mnist1d_jax.cli.app import OneLineParser
 from mnist1d_jax.cli.builder import add_config_options, config_from_args
-from mnist1d_jax.validation import Config, boolean, integer, option, optional, positive, tuple_of
+from mnist1d_jax.cli.common import OneLineParser
+from mnist1d_jax.runtime.validation import Config, boolean, integer, option, optional, positive, tuple_of
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,8 +16,8 @@ from mnist1d_jax.cli.builder import NONE, _kind, _number
 from mnist1d_jax.cli.train import TrainCommand
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.report.runner import study_module
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import ALL
-from mnist1d_jax.validation import ConfigError
 
 BAD = ("nan", "inf", "-inf", "1e308", "-1", "0", "-0.5", "2.5", "1e12", "99999999999999999999", "abc", "", "none",
        "1,2", "0x10", " ", "True")

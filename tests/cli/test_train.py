@@ -4,7 +4,7 @@ import pytest
 
 from mnist1d_jax.cli import main
 from mnist1d_jax.cli.train import TrainCommand
-from mnist1d_jax.validation import ConfigError
+from mnist1d_jax.runtime.validation import ConfigError
 
 
 def test_train_prints_the_table(capsys):
@@ -30,7 +30,7 @@ def test_bad_settings(changes, fragment):
 def test_the_global_precision_reaches_the_train_config(capsys):
     import jax
 
-    from mnist1d_jax import precision
+    from mnist1d_jax.runtime import precision
 
     before = jax.config.jax_default_matmul_precision  # main's set_precision is undone after the test
     try:

@@ -28,8 +28,8 @@ def main(process_id: int, num_processes: int, devices: int, port: int, out: Path
     from mnist1d_jax import DatasetConfig, get_dataset, prepare_data
     from mnist1d_jax.core.parallel import is_writer
     from mnist1d_jax.core.runs import TrainConfig, train_seeds
+    from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
     from mnist1d_jax.meta.outer import run_outer
-    from mnist1d_jax.sweeps import SweepConfig, sweep_widths
 
     data = prepare_data(get_dataset(DatasetConfig(num_samples=600), cache=False))
     results = {"devices": np.array([jax.device_count(), jax.process_count()])}

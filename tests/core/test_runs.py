@@ -137,7 +137,7 @@ def test_augmented_runs_are_deterministic_and_differ_from_plain_ones(data):
     ({"model_kwargs": ("width", 5)}, "pairs"),
 ])
 def test_train_config_is_validated(changes, fragment):
-    from mnist1d_jax.validation import ConfigError
+    from mnist1d_jax.runtime.validation import ConfigError
 
     with pytest.raises(ConfigError, match=fragment):
         TrainConfig(**changes)

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from mnist1d_jax import meta
-from mnist1d_jax.report.store import Store
+from mnist1d_jax.runtime.store import Store
 from mnist1d_jax.studies import metalearn_lr as lr_study
 
 KEY = jax.random.key(0)

@@ -12,7 +12,7 @@ import pytest
 
 from mnist1d_jax.nn import conv
 from mnist1d_jax.nn.conv import conv1d, conv1d_clb, conv_out_length
-from mnist1d_jax.precision import tolerance, use_precision
+from mnist1d_jax.runtime.precision import tolerance, use_precision
 
 TOL = tolerance("float32")
 

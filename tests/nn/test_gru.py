@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mnist1d_jax.nn.models import BiGRU, init_params
-from mnist1d_jax.precision import tolerance, use_precision
+from mnist1d_jax.runtime.precision import tolerance, use_precision
 
 TOL = tolerance("float32")
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax import masks as M
+from mnist1d_jax.core import masks as M
 from mnist1d_jax.nn.models import MLP, ContrastiveCNN, count_params, get_model, init_params, width_model
 
 PAPER_COUNTS = {"logistic": 410, "mlp": 15_210, "cnn": 5_210, "gru": 5_134}

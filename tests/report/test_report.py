@@ -2,7 +2,7 @@
 explanation of every number outside the paper's band."""
 
 from mnist1d_jax.report.report import write_report
-from mnist1d_jax.report.results import mean_std, seeds_text, write_json
+from mnist1d_jax.runtime.results import mean_std, seeds_text, write_json
 from mnist1d_jax.studies import dataset
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist1d_jax.report.store import Store, StoreWarning
+from mnist1d_jax.runtime.store import Store, StoreWarning
 
 
 def test_round_trip_of_nested_values_and_tags(tmp_path):

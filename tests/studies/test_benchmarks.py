@@ -3,8 +3,8 @@ and the report's notes on numbers outside the paper's band."""
 
 import pytest
 
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import benchmarks
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run(run_quick, tmp_path):

@@ -8,8 +8,8 @@ import pytest
 from mnist1d_jax import meta
 from mnist1d_jax.data.coresets import class_labels, kmeans_per_class, random_per_class
 from mnist1d_jax.nn.models import MLP
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import distill as study
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run(run_quick, tmp_path):

@@ -9,9 +9,9 @@ from mnist1d_jax import meta
 from mnist1d_jax.core.step import cross_entropy
 from mnist1d_jax.data.new_classes import FewShotTask
 from mnist1d_jax.report.runner import load_record, run_study
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import few_shot as study
 from mnist1d_jax.studies import few_shot_methods as fm
-from mnist1d_jax.validation import ConfigError
 
 N, K, Q = 3, 2, 2
 

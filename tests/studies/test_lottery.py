@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnist1d_jax import masks as M
+from mnist1d_jax.core import masks as M
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import MLP
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import lottery
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run_and_resume(run_quick, tmp_path):

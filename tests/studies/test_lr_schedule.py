@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import lr_schedule as study
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run(run_quick):
@@ -44,7 +44,7 @@ def test_config_rules():
 def test_an_interrupted_meta_training_resumes_at_its_last_chunk(tmp_path):
     """Ctrl-C after the first chunk: the rerun starts at outer step 1 and ends where an uninterrupted run ends."""
     from mnist1d_jax.report.runner import Context
-    from mnist1d_jax.report.store import Store
+    from mnist1d_jax.runtime.store import Store
 
     class StopAfterFirstChunk(Context):
         def bar(self, total, desc, unit="it"):

@@ -11,8 +11,8 @@ from mnist1d_jax import meta
 from mnist1d_jax.data.splits import Data
 from mnist1d_jax.nn.init import count_params
 from mnist1d_jax.report.runner import load_record, run_study
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import many_hyperparameters as study
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run_end_to_end_and_deterministic(tmp_path):

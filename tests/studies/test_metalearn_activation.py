@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mnist1d_jax.report.runner import Context
-from mnist1d_jax.report.store import Store
+from mnist1d_jax.runtime.store import Store
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import metalearn_activation as study
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run(run_quick, tmp_path):

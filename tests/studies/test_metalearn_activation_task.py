@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from mnist1d_jax import meta
-from mnist1d_jax.precision import use_precision
+from mnist1d_jax.runtime.precision import use_precision
 from mnist1d_jax.studies import metalearn_activation_task as core
 from mnist1d_jax.studies.metalearn_activation import fit_pwl
 

@@ -35,7 +35,7 @@ def test_layers_are_the_cnn_activations_with_the_same_parameters():
 
 def test_measure_routes_each_layer_and_split_to_its_metric():
     """Every key of ``measure`` equals the representation function on that split's layer features."""
-    from mnist1d_jax import representations as rep
+    from mnist1d_jax.analysis import representations as rep
     from mnist1d_jax.data.splits import Data
 
     rng = np.random.default_rng(0)

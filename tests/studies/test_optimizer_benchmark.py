@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import optimizer_benchmark as study
-from mnist1d_jax.validation import ConfigError
 
 
 def test_tiny_run(run_quick):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import pooling
-from mnist1d_jax.validation import ConfigError
 
 
 def test_pooling_sizes_are_exact():

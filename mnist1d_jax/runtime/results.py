@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from importlib import metadata
@@ -37,8 +38,6 @@ def devices() -> dict[str, Any] | None:
     """What JAX ran on: backend, device kind, device and process counts, and the matmul precision in effect
     (``precision.current()``: ``"float32"``, ``"tf32"``, ``"bf16"`` or ``"backend default"``); None if JAX was
     never started."""
-    import sys
-
     jax = sys.modules.get("jax")
     if jax is None:
         return None
@@ -46,7 +45,7 @@ def devices() -> dict[str, Any] | None:
         devs = jax.devices()
     except RuntimeError:
         return None
-    from mnist1d_jax.precision import current
+    from mnist1d_jax.runtime.precision import current  # local: it imports JAX, which a data-only process never starts
 
     return {"backend": jax.default_backend(), "device_kind": devs[0].device_kind, "device_count": len(devs),
             "process_count": jax.process_count(), "matmul_precision": current()}
@@ -54,24 +53,18 @@ def devices() -> dict[str, Any] | None:
 
 def provenance() -> dict[str, Any]:
     """Versions of Python and the numerical stack, the git commit, the machine, the devices (with the matmul
-    precision), the class subset in effect (``"classes"``: the kept digits, ``"held_out_classes"``: the others,
-    empty without a subset; ``data.classes``) and the time."""
-    from mnist1d_jax.data.classes import current_classes, held_out_classes
-
+    precision) and the time. (A study's record adds the class subset it ran on: ``report.runner``.)"""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    kept = current_classes()
     return {
         "versions": versions,
         "git_commit": _git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "devices": devices(),
-        "classes": list(kept),
-        "held_out_classes": list(held_out_classes(kept)),
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist1d_jax.report.results import atomic_write
+from mnist1d_jax.runtime.results import atomic_write
 
 # One colour per digit class (matplotlib's "Paired" palette, as the original's t-SNE figures).
 DIGIT_COLORS = ("#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00", "#cab2d6",

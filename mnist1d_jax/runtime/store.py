@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist1d_jax.report.results import _jsonable, atomic_write
+from mnist1d_jax.runtime.processes import all_processes, is_writer
+from mnist1d_jax.runtime.results import _jsonable, atomic_write
 
 _HEADER = "__store_header__"
 
@@ -73,13 +74,11 @@ class Store:
         """The value saved under ``key`` with this ``tag``, or None (nothing saved, another tag, or damaged)."""
         if self.folder is None:
             return None
-        from mnist1d_jax.core.parallel import all_processes
 
         value = self._read(key, tag)
         return value if all_processes(value is not None) else None
 
     def _read(self, key: str, tag: Any) -> Any | None:
-        from mnist1d_jax.core.parallel import is_writer
 
         path = self._path(key)
         if not path.exists():
@@ -104,7 +103,6 @@ class Store:
     def put(self, key: str, tag: Any, value: Any) -> None:
         """Save ``value`` under ``key`` with ``tag`` (atomically; nothing when the store keeps nothing, and
         nothing in processes other than process 0)."""
-        from mnist1d_jax.core.parallel import is_writer
 
         if self.folder is None or not is_writer():
             return
