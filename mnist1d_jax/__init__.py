@@ -1,16 +1,20 @@
 """mnist1d-jax: the MNIST-1D dataset and the experiments of "Scaling down Deep Learning with MNIST-1D" in JAX.
 
-Data flows one way, one layer per subpackage: ``data`` (the exact generator, files, splits) -> ``nn`` (the one
-init, the layers, the model zoo) -> ``core`` (one train step, one loop, runs over seeds) -> ``masks`` /
-``sweeps`` / ``meta`` -> ``studies`` (one module per paper figure) -> ``report`` and ``cli``.
+Data flows one way, one layer per subpackage, each importing only the layers below it (checked in CI by
+``lint-imports``, the contracts in ``pyproject.toml``): ``runtime`` (devices, precision, validation, files and
+records) -> ``data`` (the exact generator, files, splits, class subsets) -> ``nn`` (the one init, the layers,
+the model zoo) -> ``core`` (one train step, one loop, runs over seeds, width sweeps, masks) -> ``meta`` |
+``analysis`` -> ``studies`` (one module or small package per study) -> ``report`` (the runner, REPORT.md) ->
+``cli``.
 
-The public API, all pure functions of explicit keys (shapes in each docstring; accuracies in % where a
-run reports them, fractions from `train_step` and `evaluate`):
+The public API, all pure functions of explicit arguments and keys (shapes in each docstring). Every accuracy
+is in % (``acc``, ``<split>_acc``: `train_step`, `evaluate`, `train`, `train_seeds`, `sweep_widths` alike):
 
 * data: `DatasetConfig`, `make_dataset`, `get_dataset`, `prepare_data` -> `Data`, `sample`; huge datasets
   streamed to memory-mappable ``.npy`` files: `write_dataset`, `load_streamed`;
-* class subsets (train on some digits, hold out the rest): `parse_classes`, `select_classes`, the policy
-  `use_classes` / `set_classes` / `current_classes` (``$MNIST1D_JAX_CLASSES``), `max_softmax_auroc`;
+* class subsets (train on some digits, hold out the rest), always an explicit argument:
+  ``prepare_data(..., classes="0-7")``, `parse_classes`, `select_classes`, `max_softmax_auroc` (`use_classes`,
+  `set_classes`, `current_classes` are deprecated);
 * training: `create_train_state`, `train_step`, `evaluate`, `train_loop`, `TrainConfig`, `train`, `train_seeds`;
 * width sweeps `sweep_widths`, lottery-ticket `masks`, metalearning `meta`;
 * neural-collapse metrics and linear CKA `representations` (NC1-NC4, each variant named);

@@ -15,9 +15,9 @@ shows the traceback instead.
 Every command takes ``--precision {float32,tf32,bf16}`` (before or after its name; default
 ``$MNIST1D_JAX_PRECISION``, else float32): the matmul precision policy of ``precision.py``, set for the whole
 process before anything runs (``reproduce`` hands it to each study it starts). Likewise ``--classes 0-7``
-(default ``$MNIST1D_JAX_CLASSES``, else all ten digits): train on these digits and hold out the rest, the
-class-subset policy of ``data/classes.py``, in effect around the command; a study that cannot run on a subset
-refuses it in one line (exit status 2).
+(default ``$MNIST1D_JAX_CLASSES``, read here and nowhere else in the package, else all ten digits): train on
+these digits and hold out the rest (``data.classes``), handed explicitly to the study runner; a study that
+cannot run on a subset refuses it in one line (exit status 2).
 
 Every command compiles through JAX's persistent compilation cache (``compile_cache.py``: ``xla/`` beside the
 dataset cache, or ``$MNIST1D_JAX_COMPILE_CACHE``), so a rerun loads its programs instead of compiling them;
@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 from mnist1d_jax.cli import reproduce, train
@@ -45,9 +47,14 @@ from mnist1d_jax.cli.common import (
     die_with_parent,
     output_path,
 )
+from mnist1d_jax.data.classes import ALL_CLASSES, is_subset, parse_classes
 from mnist1d_jax.data.classes import ENV_VAR as CLASSES_ENV
-from mnist1d_jax.data.classes import is_subset, parse_classes, resolve_classes, use_classes
 from mnist1d_jax.data.config import DatasetConfig
+from mnist1d_jax.data.generator import DatasetSizeError, estimated_bytes, make_dataset, memory_bound
+from mnist1d_jax.data.io import save_dataset
+from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES, MANIFEST, StreamError, read_manifest, write_dataset
+from mnist1d_jax.report import runner
+from mnist1d_jax.report.runner import check_output_file, study_module
 from mnist1d_jax.runtime.backend import use_cpu_cores
 from mnist1d_jax.runtime.compile_cache import ENV_VAR as COMPILE_CACHE_ENV
 from mnist1d_jax.runtime.compile_cache import CompileCacheWarning, enable_compile_cache
@@ -55,7 +62,8 @@ from mnist1d_jax.runtime.precision import ENV_VAR as PRECISION_ENV
 from mnist1d_jax.runtime.precision import NAMES as PRECISIONS
 from mnist1d_jax.runtime.precision import set_precision
 from mnist1d_jax.runtime.results import OutputError
-from mnist1d_jax.studies import ALL
+from mnist1d_jax.studies import ALL, BEYOND, EXTRA, STUDIES
+from mnist1d_jax.studies.dataset import write_dataset_figure
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -84,10 +92,6 @@ def _dataset_config(args, parser) -> DatasetConfig:
 
 
 def _cmd_data(args, parser) -> int:
-    from mnist1d_jax.data.generator import DatasetSizeError, estimated_bytes, make_dataset, memory_bound
-    from mnist1d_jax.data.io import save_dataset
-    from mnist1d_jax.report.runner import OutputError, check_output_file
-
     config = _dataset_config(args, parser)
     if estimated_bytes(config) > memory_bound():
         try:
@@ -108,8 +112,6 @@ def _cmd_data(args, parser) -> int:
 
 
 def _cmd_generate(args, parser) -> int:
-    from mnist1d_jax.data.stream import MANIFEST, StreamError, read_manifest, write_dataset
-
     config = _dataset_config(args, parser)
     try:  # every refusal (a complete dataset there, too little disk, a bad chunk) comes before any work
         out = write_dataset(config, args.out, dtype=args.dtype, chunk=args.chunk, overwrite=args.overwrite,
@@ -129,9 +131,6 @@ def _cmd_generate(args, parser) -> int:
 
 
 def _cmd_figure(args, parser) -> int:
-    from mnist1d_jax.report.runner import OutputError, check_output_file
-    from mnist1d_jax.studies.dataset import write_dataset_figure
-
     if args.data is not None and not args.data.is_file():
         raise UsageError(f"--data {args.data} is not a dataset file")
     try:  # the figure and its JSON: both writable before any work
@@ -148,8 +147,6 @@ def _cmd_figure(args, parser) -> int:
 # the studies
 # --------------------------------------------------------------------------------------------------------------
 def _add_study(sub, name: str) -> None:
-    from mnist1d_jax.report.runner import study_module
-
     module = study_module(name)
     p = sub.add_parser(command_name(name), help=module.TITLE, description=(module.__doc__ or "").split("\n\n")[0])
     p.add_argument("--out", type=output_path, default=Path("figures"), help="folder for the figures, their JSON "
@@ -166,8 +163,6 @@ def _add_study(sub, name: str) -> None:
 
 def study_config(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None):
     """The study's config from its command line: the default, ``QUICK`` or the paper's seeds, then options."""
-    from mnist1d_jax.report.runner import study_module
-
     module = study_module(name)
     base = module.QUICK if args.quick else module.Config()
     if getattr(args, "paper_seeds", False) and module.PAPER_SEEDS:
@@ -176,8 +171,6 @@ def study_config(name: str, args: argparse.Namespace, parser: argparse.ArgumentP
 
 
 def _cmd_study(args, parser) -> int:
-    from mnist1d_jax.report import runner
-
     module = runner.study_module(args.study)
     if args.redraw:
         if not runner.record_paths(args.out, module)[0].exists():
@@ -187,12 +180,13 @@ def _cmd_study(args, parser) -> int:
         return 0
     config = study_config(args.study, args, parser)
     try:
-        runner.check_classes(module)
+        runner.check_classes(module, args.classes)
         runner.check_output_folder(args.out)
         runner.check_record_files(args.out, module)
     except (runner.OutputError, ValueError) as err:
         raise UsageError(str(err)) from None
-    record = runner.run_study(module, config, args.out, resume=not args.fresh, progress=not args.no_progress)
+    record = runner.run_study(module, config, args.out, classes=args.classes, resume=not args.fresh,
+                              progress=not args.no_progress)
     for row in module.report_rows(record):
         print(f"{row['quantity']}: paper {row['paper']} | ours {row['ours']}")
     print(f"wrote {args.out / (module.NAME + '.json')} and its figures in {record['runtime_s']:.1f} s")
@@ -216,6 +210,13 @@ def _classes_type(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _classes_from_environment() -> tuple[int, ...]:
+    """The default of ``--classes``: ``$MNIST1D_JAX_CLASSES`` if set, else all ten digits (a bad value is a
+    one-line ``ValueError``)."""
+    text = os.environ.get(CLASSES_ENV, "").strip()
+    return parse_classes(text, f"${CLASSES_ENV}") if text else ALL_CLASSES
+
+
 def _add_classes_option(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument("--classes", type=_classes_type, default=default, metavar="DIGITS",
                         help="train on these digits, hold out the rest (e.g. 0-7, 0,2,4 or 0-3,8; labels stay the "
@@ -232,9 +233,6 @@ def _add_compile_cache_option(parser: argparse.ArgumentParser, default) -> None:
 def use_compile_cache(off: bool) -> None:
     """The command's compilation cache: on unless `off` (then off for the studies it starts too, through the
     environment they inherit); a folder that cannot be used is one line on stderr, not a failure."""
-    import os
-    import warnings
-
     if off:
         os.environ[COMPILE_CACHE_ENV] = "off"
         return
@@ -252,8 +250,6 @@ DESCRIPTION = ("MNIST-1D in JAX: write the dataset, train the baselines, run eac
 
 def _grouped_commands(sub) -> str:
     """The commands by group (data, the paper's studies, beyond the paper, tools), a line each, for --help."""
-    from mnist1d_jax.studies import BEYOND, EXTRA, STUDIES
-
     helps = {action.dest: action.help for action in sub._choices_actions}
     groups = {"data": ["data", "generate", "figure"],
               "the paper's studies": [command_name(n) for n in STUDIES],
@@ -274,8 +270,6 @@ def _grouped_commands(sub) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mnist1d_jax.data.stream import DEFAULT_CHUNK, DTYPES
-
     parser = OneLineParser(prog=PROG, description=textwrap.fill(DESCRIPTION, 100),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -325,8 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     if os.environ.pop(DIE_WITH_PARENT, None):
         die_with_parent()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -336,15 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     use_compile_cache(args.no_compile_cache)  # before anything is compiled
     try:  # process-wide, before anything is traced; a bad $MNIST1D_JAX_PRECISION / _CLASSES is bad input
         args.precision = set_precision(args.precision)
-        args.classes = resolve_classes(args.classes)
+        args.classes = _classes_from_environment() if args.classes is None else args.classes
     except ValueError as err:
         parser.error(str(err))
     if is_subset(args.classes) and args.command in ("data", "generate", "figure"):
         parser.error(f"--classes selects the digits a model trains on; `{args.command}` always covers all ten")
     command = f"{PROG} {args.command}"
     try:
-        with use_classes(args.classes):  # the class subset of everything the command runs
-            return args.run(args, getattr(args, "parser", parser))
+        return args.run(args, getattr(args, "parser", parser))
     except KeyboardInterrupt:
         if args.debug:
             raise

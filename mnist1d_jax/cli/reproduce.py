@@ -175,8 +175,8 @@ def reproduce(out: Path, only: list[str] | None = None, quick: bool = False, for
 
     ``precision``: the matmul precision of every study (``precision.resolve``: default the process's, else
     ``$MNIST1D_JAX_PRECISION``, else float32). ``classes``: the digits every study trains on (text like "0-7"
-    or digits; ``data.classes.resolve_classes``: default the setting in effect, else ``$MNIST1D_JAX_CLASSES``,
-    else all ten); under a subset the studies that refuse one are skipped with their reason."""
+    or digits; None: all ten; the command line's ``--classes`` and ``$MNIST1D_JAX_CLASSES`` are read by
+    ``cli.app``); under a subset the studies that refuse one are skipped with their reason."""
     if seeds not in SEED_MODES:
         raise ValueError(f"seeds must be one of {SEED_MODES}, got {seeds!r}")
     precision, classes = resolve(precision), classes_text(classes)

@@ -30,7 +30,7 @@ from mnist1d_jax.cli.builder import add_config_options, config_from_args
 from mnist1d_jax.cli.common import UsageError
 from mnist1d_jax.core.evaluation import max_softmax_auroc
 from mnist1d_jax.core.runs import TrainConfig, train_seeds
-from mnist1d_jax.data.classes import classes_text, current_classes, held_out_classes, is_subset
+from mnist1d_jax.data.classes import classes_text, held_out_classes, is_subset
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
 from mnist1d_jax.runtime.precision import resolve, use_precision
@@ -101,9 +101,9 @@ def ood_auroc(config, params, data) -> list[float]:
 def run(args, parser) -> int:
     cmd = config_from_args(args, TrainCommand, None, parser)
     val = cmd.val_fraction if cmd.val_fraction is not None else (0.1 if cmd.protocol == "modern" else 0.0)
-    # the class subset in effect (the global --classes, see cli.app.main): only the kept digits' rows
-    data = prepare_data(make_dataset(), val, 0, SHUFFLE_PERMUTATION if cmd.shuffled else None)
-    kept = current_classes()
+    # the global --classes (resolved by cli.app.main): only the kept digits' rows
+    kept = args.classes
+    data = prepare_data(make_dataset(), val, 0, SHUFFLE_PERMUTATION if cmd.shuffled else None, classes=kept)
     if cmd.batch_size > data.x.shape[0]:
         raise UsageError(f"--batch-size {cmd.batch_size} exceeds the {data.x.shape[0]} training examples of digits "
                          f"{classes_text(kept)}")

@@ -216,7 +216,7 @@ def residual_unit_sets(mask: PyTree) -> tuple[np.ndarray, np.ndarray]:
 def compact_layout(masks: list[PyTree], width: int, granularity: int = 50) -> tuple[np.ndarray, int]:
     """One shared padded layout for several masks (one vmapped program): ``(units (S, nV) int32, n_out)``.
 
-    ``n_out`` and ``nV - n_out`` are the largest |O| and |R| over the masks rounded up to ``granularity`` (few
+    ``n_out`` and ``nV - n_out`` are the largest ``|O|`` and ``|R|`` over the masks rounded up to ``granularity`` (few
     distinct shapes, so few compilations); padding slots hold ``width`` (out of range: gathers fill 0,
     scatters drop). If ``nV`` would reach ``width``, every unit is kept (``nV = width``) in the order O first,
     then the others, and only the second layer's outputs are cut to ``n_out`` (extra real units in the O

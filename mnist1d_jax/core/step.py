@@ -124,7 +124,8 @@ def train_step(state: TrainState, batch: tuple[Array, Array], key: Array | None 
       key: randomness of this step, needed when the state augments its batches (``augment(key, x)``); the
         model gets ``fold_in(key, 1)`` as its ``"noise"`` / ``"dropout"`` stream.
     Returns:
-      the new state and ``{"loss", "accuracy"}`` of the batch *before* the update (accuracy a fraction), or
+      the new state and ``{"loss", "acc"}`` of the batch *before* the update (``acc`` in %, as every accuracy
+      of the package: ``evaluate``, ``core.evaluation``, ``train``, ``train_seeds``, ``sweep_widths``), or
       ``{"loss", ...}`` of the state's ``objective``.
     """
     if state.objective is not None:
@@ -144,7 +145,7 @@ def train_step(state: TrainState, batch: tuple[Array, Array], key: Array | None 
         def loss_of(params):
             variables = {"params": apply_mask(params, state.mask)}
             logits = state.model.apply(variables, x) if rngs is None else state.model.apply(variables, x, rngs=rngs)
-            return state.loss_fn(logits, y), {"accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
+            return state.loss_fn(logits, y), {"acc": percent_correct(logits, y)}
 
     (loss, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
@@ -153,10 +154,15 @@ def train_step(state: TrainState, batch: tuple[Array, Array], key: Array | None 
 
 
 def evaluate(state: TrainState, x: Array, y: Array) -> dict[str, Array]:
-    """The state's loss (its ``loss_fn``) and accuracy (a fraction in [0, 1]) on ``x (N, D), y (N,)``, in one
-    forward pass of the masked parameters."""
+    """``{"loss", "acc"}``: the state's loss (its ``loss_fn``) and accuracy (in %, 0-100) on ``x (N, D), y (N,)``,
+    in one forward pass of the masked parameters."""
     logits = state.logits(x)
-    return {"loss": state.loss_fn(logits, y), "accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
+    return {"loss": state.loss_fn(logits, y), "acc": percent_correct(logits, y)}
+
+
+def percent_correct(logits: Array, y: Array) -> Array:
+    """The accuracy of ``logits (N, K)`` on labels ``y (N,)`` in % (the package's one unit for accuracy)."""
+    return 100.0 * jnp.mean(jnp.argmax(logits, -1) == y)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Width sweeps in one call: widths x seeds as vmapped compiled programs.
+"""Width sweeps in one call: widths x seeds as vmapped compiled programs::
 
     from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
     res = sweep_widths("mlp", [2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300],
@@ -45,7 +45,7 @@ from mnist1d_jax.core.evaluation import error_metrics
 from mnist1d_jax.core.loop import train_loop
 from mnist1d_jax.core.parallel import constrain_runs, pad_runs, replicate, run_sharding, spread_leading, take_leading
 from mnist1d_jax.core.schedules import EpochShuffle
-from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer, train_step
+from mnist1d_jax.core.step import LOSSES, create_train_state, make_optimizer, percent_correct, train_step
 from mnist1d_jax.nn.init import init_params
 from mnist1d_jax.nn.models import width_model, width_model_params
 from mnist1d_jax.runtime.backend import bucket_plan
@@ -196,7 +196,7 @@ def train_weighted(params: PyTree, mask: PyTree, order_key: Array, x: Array, y: 
     def weighted_loss(state, effective, batch, key):  # `effective`: the masked params (train_step applies the mask)
         xb, yb, w = batch
         logits = state.model.apply({"params": effective}, xb)
-        return jnp.sum(w * per_example(logits, yb)), {"accuracy": jnp.mean(jnp.argmax(logits, -1) == yb)}
+        return jnp.sum(w * per_example(logits, yb)), {"acc": percent_correct(logits, yb)}
 
     tx = make_optimizer(config.optimizer, config.learning_rate, 0.0, config.momentum)
     state = create_train_state(None, model, tx, params=params, mask=mask, loss_fn=loss_fn, objective=weighted_loss)

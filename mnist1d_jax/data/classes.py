@@ -1,5 +1,5 @@
-"""The class-subset policy: train on some digits, hold the others out (continual learning, out-of-distribution
-detection), one setting for every study and command.
+"""Class subsets: train on some digits, hold the others out (continual learning, out-of-distribution
+detection). The subset is always an explicit argument: nothing here reads the environment or a global.
 
 * `parse_classes("0-7" | "0,2,4" | "0-3,8" | "all")` -> a sorted tuple of digits in 0..9; bad text (empty,
   out of range, a reversed range, a digit twice, no digit at all) is a one-line ``ValueError``.
@@ -7,14 +7,13 @@ detection), one setting for every study and command.
 * `held_out_classes(classes)` -> the other digits; `is_subset(classes)` -> whether any digit is held out.
 * `splits.select_classes(data, classes)` keeps the training, validation and test rows of those digits and moves
   the test rows of the others into ``Data.x_held, y_held`` (for out-of-distribution evaluation);
-  `splits.prepare_data(..., classes=None)` applies the setting in effect. **Labels stay the original digit
+  `splits.prepare_data(..., classes=...)` does it for a whole dataset. **Labels stay the original digit
   labels** (a model trained on 0-7 still has ten outputs; the held-out ones are simply never the target).
 
-Where the setting comes from (`resolve_classes`), first that applies, as the matmul precision policy
-(``precision.py``): explicit digits (``prepare_data(..., classes=...)``, ``use_classes(...)``); the setting in
-effect (an enclosing ``use_classes`` block, or for the process ``set_classes``; the CLI's global ``--classes``
-sets it around the command); ``$MNIST1D_JAX_CLASSES`` (e.g. ``0-7``); all ten digits (no subset). Importing the
-package changes nothing. The study runner (``report.runner``) records the digits in each record's provenance
+`resolve_classes(classes)`: the digits named (text or digits), or all ten for None. The command line takes
+``--classes`` (default ``$MNIST1D_JAX_CLASSES``, read by the CLI alone) and hands the digits to the study runner,
+``report.runner.run_study(..., classes=...)``, which gives them to the study as ``ctx.classes``; a study passes
+them on to ``prepare_data``. The runner records the digits in each record's provenance
 (``"classes"`` and ``"held_out_classes"``, lists of digits) and keeps partial results of different subsets apart
 (``.<NAME>_state_classes_0-7``); ``mnist1d-jax reproduce`` hands ``--classes`` to every study and counts a
 record made under another subset as not done.
@@ -47,14 +46,14 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 
 ENV_VAR = "MNIST1D_JAX_CLASSES"
 ALL_CLASSES = tuple(range(10))
 
-_setting: tuple[int, ...] | None = None  # set_classes / use_classes; None: not set (env var, else all ten)
+_setting: tuple[int, ...] | None = None  # only the deprecated set_classes / use_classes set it
 _TOKEN = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
 
 
@@ -119,37 +118,41 @@ def _checked(classes, source: str = "classes") -> tuple[int, ...]:
 
 
 def resolve_classes(classes: str | Iterable[int] | None = None) -> tuple[int, ...]:
-    """The kept digits, sorted: ``classes`` (text or digits); else the setting in effect (`use_classes`,
-    `set_classes`); else ``$MNIST1D_JAX_CLASSES``; else all ten. Bad input is a one-line ``ValueError``."""
+    """The kept digits, sorted: ``classes`` (text or digits); None: all ten. Bad input is a one-line
+    ``ValueError``. (For one release, None also honours a block of the deprecated `use_classes`.)"""
     if classes is not None:
         return _checked(classes)
-    if _setting is not None:
-        return _setting
-    env = os.environ.get(ENV_VAR, "").strip()
-    return parse_classes(env, f"${ENV_VAR}") if env else ALL_CLASSES
+    return ALL_CLASSES if _setting is None else _setting
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(f"{name} is deprecated and goes in the next release: the class subset is an explicit argument "
+                  "(prepare_data(..., classes=...), report.runner.run_study(..., classes=...))",
+                  DeprecationWarning, stacklevel=3)
 
 
 def current_classes() -> tuple[int, ...]:
-    """The digits in effect now (`resolve_classes` of nothing): all ten unless a subset was asked for."""
+    """Deprecated: the digits of an enclosing deprecated `use_classes` block, else all ten."""
+    _deprecated("current_classes()")
     return resolve_classes()
 
 
 def set_classes(classes: str | Iterable[int] | None = None) -> tuple[int, ...]:
-    """Make ``resolve_classes(classes)`` the process's setting (until changed; ``use_classes`` blocks nest
-    inside it); returns the digits. The library never calls it on its own."""
+    """Deprecated: make ``resolve_classes(classes)`` what ``classes=None`` means, for the process."""
+    _deprecated("set_classes()")
     global _setting
-    _setting = resolve_classes(classes)
-    return _setting
+    _setting = _checked(classes) if classes is not None else None
+    return resolve_classes()
 
 
 @contextlib.contextmanager
 def use_classes(classes: str | Iterable[int] | None = None) -> Iterator[tuple[int, ...]]:
-    """Inside the block ``resolve_classes(classes)`` is the setting in effect (restored on exit, also on an
-    error); yields the digits."""
+    """Deprecated: inside the block ``classes=None`` means these digits (restored on exit, also on an error)."""
+    _deprecated("use_classes()")
     global _setting
-    before, _setting = _setting, resolve_classes(classes)
+    before, _setting = _setting, (_checked(classes) if classes is not None else None)
     try:
-        yield _setting
+        yield resolve_classes()
     finally:
         _setting = before
 

@@ -10,9 +10,9 @@ digits' own normalisation (`templates.get_templates`: centre, divide by the stan
 first value, divide by 6; with both ends at zero this is ``x / (6 std(x))``). Why these choices: every hand-drawn
 digit starts and ends at the same value and has standard deviation 1/6 after normalisation, so the bridge and the
 normalisation put new curves in exactly that family; the length-scale is the one whose draws match the digits'
-roughness (mean |first difference| 0.105 vs the digits' 0.102, mean |second difference| 0.096 vs 0.098, over
+roughness (mean ``|first difference|`` 0.105 vs the digits' 0.102, mean ``|second difference|`` 0.096 vs 0.098, over
 20,000 draws; length-scales 1.5 / 2.5 / 3 give 0.122 / 0.096 / 0.091 and 0.136 / 0.073 / 0.060). A draw whose
-largest |value| exceeds the digits' (0.474) is discarded, so new curves stay within the digits' value range
+largest ``|value|`` exceeds the digits' (0.474) is discarded, so new curves stay within the digits' value range
 (about 20 % of draws).
 
 Distinct classes (`template_bank`): two templates are compared by `template_distance`, the RMS difference of

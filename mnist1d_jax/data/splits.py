@@ -109,9 +109,8 @@ def prepare_data(ds: Any, val_fraction: float = 0.0, val_seed: int = 0, permutat
       flip: reverse the D input positions of every split (applied before ``permutation``).
       y: training labels to use instead of ``ds.y`` (e.g. from `label_noise`).
       classes: keep only these digits (`select_classes`, after the validation split, so the validation rows
-        of the kept digits are those of the full split); None: the setting in effect (``data.classes``:
-        ``use_classes``, ``set_classes``, the CLI's ``--classes``, ``$MNIST1D_JAX_CLASSES``), by default all
-        ten, which leaves the data exactly as without the option.
+        of the kept digits are those of the full split); None: all ten digits, which leaves the data exactly as
+        without the option. Nothing ambient (environment, globals) changes what this returns.
     """
     kept = resolve_classes(classes)
     if not 0 <= val_fraction < 1:

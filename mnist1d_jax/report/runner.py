@@ -11,10 +11,11 @@ A study is a module of ``mnist1d_jax.studies`` with
 * ``report_rows(record) -> [{"quantity", "paper", "ours"[, "why"]}]`` and ``draw(record, out) -> [paths]``.
 
 `run_study` does the rest: it checks the output folder before any work, runs the study under the matmul
-precision policy (``precision.py``: float32 unless ``set_precision``, the CLI's ``--precision`` or
-``$MNIST1D_JAX_PRECISION`` say otherwise) and the class-subset policy (``data.classes``: all ten digits unless
-``set_classes``, the CLI's ``--classes`` or ``$MNIST1D_JAX_CLASSES`` say otherwise; a study that cannot run on
-a subset says so in ``REFUSES_CLASS_SUBSET`` and is refused before any work), resumes from the study's store,
+precision policy (``runtime.precision``: float32 unless ``set_precision``, the CLI's ``--precision`` or
+``$MNIST1D_JAX_PRECISION`` say otherwise) on the class subset it is given (``classes=``, an explicit argument:
+all ten digits unless the caller, e.g. the CLI's ``--classes``, names others; the study reads it from
+``ctx.classes``; a study that cannot run on a subset says so in ``REFUSES_CLASS_SUBSET`` and is refused before
+any work), resumes from the study's store,
 writes the record (JSON with config, seeds, versions, devices, the precision and the kept / held-out digits;
 arrays beside it as ``<NAME>.npz``) and draws the figures from it; a figure and its JSON appear together or not
 at all.
@@ -36,12 +37,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mnist1d_jax.data.classes import (
+    ALL_CLASSES,
     classes_text,
     held_out_classes,
     is_subset,
     refuse_class_subset,
     resolve_classes,
-    use_classes,
 )
 from mnist1d_jax.runtime.precision import resolve, use_precision
 from mnist1d_jax.runtime.processes import is_writer
@@ -52,10 +53,12 @@ from mnist1d_jax.studies import ALL
 
 @dataclasses.dataclass
 class Context:
-    """What a study's ``run`` gets besides its config: the store of partial results and progress output."""
+    """What a study's ``run`` gets besides its config: the store of partial results, progress output, and the
+    digits it trains on (``classes``, sorted; all ten by default: ``data.classes``)."""
 
     store: Store = dataclasses.field(default_factory=lambda: Store(None))
     progress: bool = False
+    classes: tuple[int, ...] = ALL_CLASSES
 
     def bar(self, total: int, desc: str, unit: str = "it"):
         """A progress bar (tqdm; silent unless ``progress``)."""
@@ -155,29 +158,32 @@ def load_record(module: ModuleType, out: Path) -> dict[str, Any]:
     return record
 
 
-def run_study(module: ModuleType | str, config=None, out: str | Path = "figures", *, resume: bool = True,
-              progress: bool = False, figures: bool = True) -> dict[str, Any]:
+def run_study(module: ModuleType | str, config=None, out: str | Path = "figures", *, classes=None,
+              resume: bool = True, progress: bool = False, figures: bool = True) -> dict[str, Any]:
     """Run a study (default config: the paper's), write its record and figures into ``out``; return the record.
 
-    ``resume``: reuse the partial results of an interrupted earlier run with the same settings (kept in
-    `state_folder`); ``figures=False`` skips drawing. A study that refuses the class subset in effect raises
-    ``ClassSubsetError`` before anything is written. After ``jax.distributed.initialize()`` every
-    process runs the study and gets the record; only process 0 touches ``out``.
+    ``classes``: the digits to train on (text like ``"0-7"`` or digits; None: all ten), handed to the study as
+    ``ctx.classes`` and recorded in the record's provenance. ``resume``: reuse the partial results of an
+    interrupted earlier run with the same settings (kept in `state_folder`); ``figures=False`` skips drawing.
+    A study that refuses a class subset raises ``ClassSubsetError`` before anything is written. After
+    ``jax.distributed.initialize()`` every process runs the study and gets the record; only process 0 touches
+    ``out``.
     """
     module = study_module(module) if isinstance(module, str) else module
     config = module.Config() if config is None else config
     out = Path(out)
-    classes = resolve_classes()
+    classes = resolve_classes(classes)
     check_classes(module, classes)
     if is_writer():
         check_output_folder(out)
         check_record_files(out, module)
         remove_stale_temporaries(out, module)
     precision = resolve()
-    ctx = Context(store=Store(state_folder(out, module, precision, classes) if resume else None), progress=progress)
+    ctx = Context(store=Store(state_folder(out, module, precision, classes) if resume else None), progress=progress,
+                  classes=classes)
     start, cpu = time.perf_counter(), time.process_time()
-    # every program the study compiles, all its data, and the provenance see the settings
-    with use_precision(precision), use_classes(classes):
+    # every program the study compiles and the provenance see the precision
+    with use_precision(precision):
         record = module.run(config, ctx)
         record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
                   "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,

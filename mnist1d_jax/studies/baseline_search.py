@@ -56,7 +56,7 @@ PAPER_SEEDS: dict = {}
 def run(config: BaselineSearchConfig, ctx) -> dict:
     """Rows ``{"candidate", "learning_rate", "weight_decay", "val_acc_mean", "val_acc_seeds"}`` per kind, best
     first; each searched candidate is kept in ``ctx.store``."""
-    data = prepare_data(make_dataset(), config.val_fraction, config.val_seed)
+    data = prepare_data(make_dataset(), config.val_fraction, config.val_seed, classes=ctx.classes)
     grid = list(itertools.product(config.learning_rates, config.weight_decays))
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     base = dataclasses.replace(recipes.SEARCH, total_steps=config.total_steps,

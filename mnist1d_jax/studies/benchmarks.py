@@ -115,7 +115,7 @@ def run(config: BenchmarksConfig, ctx) -> dict[str, Any]:
     ds = make_dataset()
     perms = {"default": None, "shuffled": SHUFFLE_PERMUTATION}
     data = {(name, split): prepare_data(ds, config.val_fraction if split == "val" else 0.0, config.val_seed,
-                                        perms[name])
+                                        perms[name], classes=ctx.classes)
             for name in config.datasets for split in ("full", "val")}
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     base = table1_train_config(config)

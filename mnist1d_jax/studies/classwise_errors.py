@@ -107,7 +107,7 @@ def run(config: ClasswiseConfig, ctx=None) -> dict:
     """Human quizzes and CNN predictions, class by class; the record for `draw` and `report_rows`."""
     from mnist1d_jax.data.classes import refuse_class_subset
 
-    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET, None if ctx is None else ctx.classes)
     y_test = make_dataset().y_test
     human = human_answers()
     predicted, timing = cnn_predictions(config)

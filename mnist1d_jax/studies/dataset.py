@@ -224,7 +224,7 @@ def run(config: DatasetStudyConfig, ctx=None) -> dict:
     from mnist1d_jax.data.classes import refuse_class_subset
     from mnist1d_jax.data.io import arrays_sha256
 
-    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET, None if ctx is None else ctx.classes)
 
     dataset = make_dataset()
     return {"checks": checks(), "dataset_config": dataset.config.to_dict(),

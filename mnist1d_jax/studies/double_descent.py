@@ -144,7 +144,7 @@ def run(config: DoubleDescentConfig, ctx) -> dict:
     widths, parameter counts and (width, seed) tables of errors (%) and losses, the peak and the timing."""
     from mnist1d_jax.data.classes import refuse_class_subset
 
-    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET, ctx.classes)
     dcfg = DatasetConfig(num_samples=16000, train_split=0.25, seed=config.data_seed)
     ds = get_dataset(dcfg)
     y_noisy, noise_info = label_noise(ds.y, dcfg, config.noise)

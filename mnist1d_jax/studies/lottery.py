@@ -197,8 +197,10 @@ def _unstack(tree, n):
     return [jax.tree_util.tree_map(lambda a, i=i: np.asarray(a[i]), tree) for i in range(n)]
 
 
-def _data(seed: int = 42, permutation=None, flip: bool = False):
-    return tuple(prepare_data(get_dataset(DatasetConfig(seed=seed)), permutation=permutation, flip=flip)[:4])
+def _data(seed: int = 42, permutation=None, flip: bool = False, classes=None):
+    """(x, y, x_test, y_test) of the dataset of `seed`, the kept digits only under a class subset `classes`."""
+    data = prepare_data(get_dataset(DatasetConfig(seed=seed)), permutation=permutation, flip=flip, classes=classes)
+    return tuple(data[:4])
 
 
 def theta0(cfg: LotteryConfig, seed: int):
@@ -219,7 +221,7 @@ def run_search(cfg: LotteryConfig, ctx) -> dict:
     is_random = jnp.array([c == "random" for _, c in searches])
     template = theta0(cfg, 42)
     leaves, treedef = jax.tree_util.tree_flatten(template)
-    data = _data(42)
+    data = _data(42, classes=ctx.classes)
     # only what determines the search (so a run with other ablation settings resumes it)
     tag = {k: v for k, v in asdict(cfg).items() if not k.startswith("ablation")}
     done, mask_flat, curves, timing, ref_masks = 0, None, [], [], None
@@ -268,8 +270,9 @@ def run_ablations(cfg: LotteryConfig, ref_masks, searches, ctx) -> dict:
     compacted shape, its runs split over the devices. Every finished program is kept in ``ctx.store``
     (resumable; same config and masks)."""
     trials = range(cfg.ablation_trials or cfg.trials)
-    datasets = {"baseline": _data(43), "flipped": _data(43, flip=True), "shuffled": _data(43, LOTTERY_SHUFFLE),
-                "reinit": _data(43)}
+    kept = ctx.classes
+    datasets = {"baseline": _data(43, classes=kept), "flipped": _data(43, flip=True, classes=kept),
+                "shuffled": _data(43, LOTTERY_SHUFFLE, classes=kept), "reinit": _data(43, classes=kept)}
     S = len(searches)
     per_search = _unstack(ref_masks, S)
     mask_of = {(t, c): per_search[i] for i, (t, c) in enumerate(searches)}

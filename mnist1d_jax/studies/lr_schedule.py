@@ -180,17 +180,17 @@ def baseline_rates(config: ScheduleStudyConfig) -> dict[str, jax.Array]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-def _data(config: ScheduleStudyConfig):
+def _data(config: ScheduleStudyConfig, classes=None):
     from mnist1d_jax.data.io import get_dataset
 
-    return prepare_data(get_dataset(DatasetConfig()), config.val_fraction, 0)
+    return prepare_data(get_dataset(DatasetConfig()), config.val_fraction, 0, classes=classes)
 
 
 def run(config: ScheduleStudyConfig, ctx) -> dict:
     """Meta-train one schedule per meta seed (one vmapped `run_outer`, resumable), then evaluate every schedule
     on the evaluation seeds in one program."""
     t0 = time.perf_counter()
-    data = _data(config)
+    data = _data(config, ctx.classes)
     n_train = int(data.x.shape[0])
     problem = make_problem(config, data)
     estimator = metalib.pes(problem, config.window, config.sigma, config.pairs)

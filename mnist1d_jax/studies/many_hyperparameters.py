@@ -256,17 +256,17 @@ def decay_spread(log_decays) -> dict:
             "mean": np.array([v.mean() for v in per_tensor]), "std": np.array([v.std() for v in per_tensor])}
 
 
-def _data(config):
+def _data(config, classes=None):
     from mnist1d_jax.data.io import get_dataset
 
-    # prepare_data: under a class subset (data.classes) every run sees only the kept digits
-    return prepare_data(get_dataset(DatasetConfig()), config.val_fraction, 0)
+    # under a class subset `classes` every run sees only the kept digits
+    return prepare_data(get_dataset(DatasetConfig()), config.val_fraction, 0, classes=classes)
 
 
 def run(config: ManyHyperparametersConfig, ctx) -> dict:
     """Baselines (a) and (b) in one program, then each learned-decay method, then the fixed-decay retraining."""
     t0 = time.perf_counter()
-    data = _data(config)
+    data = _data(config, ctx.classes)
     init_keys, fixed_keys, hyper_keys = seed_keys(config)
     params0 = jax.jit(jax.vmap(meta.classifier_task(MODEL).init))(init_keys)
     template = jax.tree.map(lambda p: p[0], params0)

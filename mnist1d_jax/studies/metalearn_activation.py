@@ -123,12 +123,12 @@ QUICK = ActivationStudyConfig(g_hidden=(8,), inner_steps=8, objective_from=3, ou
 PAPER_SEEDS = {"seeds": (0,), "transfer_seeds": 1}
 
 
-def make_tasks(config: ActivationStudyConfig):
+def make_tasks(config: ActivationStudyConfig, classes=None):
     """Per seed: the fixed inner task (batches, init, noise keys) and g's initial parameters, stacked [S, ...]."""
     from mnist1d_jax.data.io import get_dataset
 
-    # prepare_data: under a class subset (data.classes) the inner tasks see only the kept digits
-    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)))
+    # under a class subset `classes` the inner tasks see only the kept digits
+    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)), classes=classes)
     cfg = config.inner()
     keys = jnp.stack([jax.random.key(s) for s in config.seeds])
 
@@ -197,7 +197,7 @@ def learn(config: ActivationStudyConfig, ctx, *, estimator: str | None = None):
     "metrics" [S, outer_steps, ...], "tasks", "timing", "stopped"}``: with a non-finite meta-gradient the run
     stops and everything up to the last clean chunk is kept (``stopped`` the message, else None)."""
     estimator = config.estimator if estimator is None else estimator
-    tasks, g0 = make_tasks(config)
+    tasks, g0 = make_tasks(config, ctx.classes)
     key = "outer_loop" if estimator == config.estimator else f"outer_loop_{estimator}"
     bar = ctx.bar(config.outer_steps, f"metalearn-activation, {estimator_label(config, estimator)} "
                   f"({len(config.seeds)} seeds vmapped)", "outer step")
@@ -352,7 +352,8 @@ def run(config: ActivationStudyConfig, ctx) -> dict:
         results["paper_faithful"] = _paper_faithful(config, ctx, evals)
     if config.transfer:
         # seed 0's final learned function goes into the Table-1 CNN and MLP
-        results["transfer"] = run_transfer(config, f_final[0], grid, jax.tree.map(lambda a: a[0], state.meta))
+        results["transfer"] = run_transfer(config, f_final[0], grid, jax.tree.map(lambda a: a[0], state.meta),
+                                           ctx.classes)
         results["transfer_markdown"] = transfer_table(results["transfer"])
     results["runtime"]["total_wall_s"] = time.perf_counter() - t0
     results["runtime"]["total_cpu_s"] = time.process_time() - c0
@@ -377,12 +378,13 @@ def _paper_faithful(config: ActivationStudyConfig, ctx, baseline_evals: dict) ->
             "runtime": _runtime(run["timing"], completed)}
 
 
-def make_transfer_train(model: str, act: Callable, data, steps: int, eval_every: int = 250, batch: int = 100):
+def make_transfer_train(model: str, act: Callable, data, steps: int, eval_every: int = 250, batch: int = 100,
+                        classes=None):
     """``train(key) -> test accuracy % at steps 0, E, 2E, ...``: the Table-1 ``model`` of the zoo with activation
     ``act``, trained by the core loop under the original harness (Adam 0.01, ``steps + 1`` updates)."""
     config = TrainConfig(model=model, total_steps=steps, eval_every=eval_every, batch_size=batch)
     net = get_model(model, activation=act)
-    prepared = prepare_data(data)
+    prepared = prepare_data(data, classes=classes)
 
     def run(key):
         _, metrics, _ = train(key, prepared, config, model=net, evaluate=split_metrics(prepared, ("test",)))
@@ -391,7 +393,7 @@ def make_transfer_train(model: str, act: Callable, data, steps: int, eval_every:
     return run
 
 
-def run_transfer(config, f_on_grid, grid, g_params) -> dict:
+def run_transfer(config, f_on_grid, grid, g_params, classes=None) -> dict:
     """The transfer check: test accuracy of the Table-1 MLP and CNN with the learned f (frozen, noise-free,
     tabulated: ``metalearn_activation_task.tabulated_activation``) and with ReLU / ELU / Swish, over
     ``config.transfer_seeds`` seeds each in one vmapped program; Adam 0.01, batch 100 in the harness's fixed
@@ -408,7 +410,8 @@ def run_transfer(config, f_on_grid, grid, g_params) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     for model in ("mlp", "cnn"):
         for name, act in acts.items():
-            accs = np.asarray(jax.jit(jax.vmap(make_transfer_train(model, act, data, steps, eval_every)))(keys))
+            train_one = make_transfer_train(model, act, data, steps, eval_every, classes=classes)
+            accs = np.asarray(jax.jit(jax.vmap(train_one))(keys))
             table.setdefault(model, {})[name] = {
                 "final_mean": float(accs[:, -1].mean()), "final_std": float(accs[:, -1].std()),
                 "best_mean": float(accs.max(1).mean()), "best_std": float(accs.max(1).std()),

@@ -296,8 +296,8 @@ def run(config: LRStudyConfig, ctx) -> dict:
     from mnist1d_jax.data.io import get_dataset
     from mnist1d_jax.data.splits import prepare_data
 
-    # prepare_data: under a class subset (data.classes) the inner runs see only the kept digits
-    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)))
+    # under a class subset the inner runs see only the kept digits
+    data = prepare_data(get_dataset(DatasetConfig(num_samples=config.num_samples)), classes=ctx.classes)
     batches = sequential_batches(data.x, data.y, config.inner_steps, config.batch_size)
     runs = runs_of(config)
     bar = ctx.bar(config.outer_steps, f"metalearn-lr ({len(runs)} runs, one vmapped scan)", "outer step")

@@ -79,7 +79,7 @@ PAPER_SEEDS: dict = {}
 def run(config: BenchmarkConfig, ctx) -> dict:
     """Every (model, optimiser) cell (each kept in the store); per cell the (rates, seeds) tables in %, the
     learning rate chosen on validation and its test accuracies."""
-    data = prepare_data(get_dataset(), val_fraction=0.1, val_seed=0)
+    data = prepare_data(get_dataset(), val_fraction=0.1, val_seed=0, classes=ctx.classes)
     keys = jax.random.split(jax.random.key(0), config.seeds)
     cells = {}
     bar = ctx.bar(len(config.models) * len(config.optimizers), "(model, optimiser) cells", "cell")

@@ -106,13 +106,13 @@ def train_config(variant: str, config: PoolingConfig) -> TrainConfig:
                        batch_size=config.batch_size)
 
 
-def size_data(size: int, config: PoolingConfig) -> Data:
+def size_data(size: int, config: PoolingConfig, classes=None) -> Data:
     """The seed-42 dataset of one training-set size (under a class subset, ``data.classes``: its kept rows)."""
     data_config = dataset_config(size, config.test_size)
     generated = make_dataset(data_config)
     if len(generated.x) != size:
         raise RuntimeError(f"{data_config} gives {len(generated.x)} training examples, not {size}")
-    return prepare_data(generated)
+    return prepare_data(generated, classes=classes)
 
 
 def _pad(a: np.ndarray, rows: int) -> np.ndarray:
@@ -184,7 +184,8 @@ def run(config: PoolingConfig, ctx) -> dict:
         done = ctx.store.get(variant, tag)
         if done is None:
             if sets is None:  # generated once, shared by the variants
-                sets = padded_sizes([size_data(size, config) for size in config.sizes], config)
+                sets = padded_sizes([size_data(size, config, ctx.classes) for size in config.sizes],
+                                     config)
             start = time.perf_counter()
             done = {**train_variant(keys, sets, train_config(variant, config)),
                     "seconds": time.perf_counter() - start}

@@ -191,7 +191,7 @@ def run(config: ReweightConfig, ctx) -> dict:
     reweighted runs' per-example mean weights and kept shares at the peak width (``arrays``, (S, N))."""
     from mnist1d_jax.data.classes import refuse_class_subset
 
-    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET)
+    refuse_class_subset(NAME, REFUSES_CLASS_SUBSET, ctx.classes)
     t0 = time.perf_counter()
     data = method_data(config)
     sweep = SweepConfig(learning_rate=config.learning_rate, momentum=config.momentum, batch_size=config.batch_size,

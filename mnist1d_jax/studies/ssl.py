@@ -156,7 +156,7 @@ def run(config: SSLConfig, ctx) -> dict:
     """Train every projector variant over the seeds and probe every layer; each finished variant is kept in
     ``ctx.store`` (resumable)."""
     raw = make_dataset()
-    data = prepare_data(raw)  # float32 / int32; only the kept digits under a class subset (data.classes)
+    data = prepare_data(raw, classes=ctx.classes)  # float32 / int32; only the kept digits under a class subset
     x_train, x_test = data.x, data.x_test
     keys = jax.random.split(jax.random.key(42), config.seeds)
     y_train, y_test = data.y, data.y_test

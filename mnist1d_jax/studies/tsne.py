@@ -85,7 +85,7 @@ def run(config: TSNEConfig, ctx=None) -> dict:
     """Embed both datasets; the record holds the numbers and, in ``arrays``, the embeddings and labels."""
     from sklearn.manifold import TSNE
 
-    from mnist1d_jax.data.classes import classes_text, current_classes, is_subset
+    from mnist1d_jax.data.classes import classes_text, is_subset
 
     data = make_dataset()
     sets = {
@@ -93,8 +93,8 @@ def run(config: TSNEConfig, ctx=None) -> dict:
         "mnist1d": ("MNIST-1D (frozen train + test)", np.concatenate([data.x, data.x_test]),
                     np.concatenate([data.y, data.y_test])),
     }
-    if is_subset():  # a class subset (data.classes): both embeddings show only the kept digits
-        kept = current_classes()
+    kept = ctx.classes if ctx is not None else None
+    if is_subset(kept):  # a class subset: both embeddings show only the kept digits
         sets = {key: (f"{name}, digits {classes_text(kept)}", x[np.isin(y, kept)], y[np.isin(y, kept)])
                 for key, (name, x, y) in sets.items()}
     record = {"datasets": {}}

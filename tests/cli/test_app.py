@@ -183,7 +183,7 @@ def test_a_bad_classes_environment_variable_is_one_line_exit_2(capsys, monkeypat
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_refusing_study_says_why_in_one_line_and_writes_nothing(tmp_path, capsys, where):
-    from mnist1d_jax.data.classes import current_classes
+    from mnist1d_jax.data.classes import resolve_classes
 
     out = tmp_path / "figs"
     argv = ["dataset", "--quick", "--out", str(out)]
@@ -193,7 +193,7 @@ def test_a_refusing_study_says_why_in_one_line_and_writes_nothing(tmp_path, caps
     assert err.startswith("mnist1d-jax dataset: error: dataset cannot run on a class subset (--classes 0-7): it "
                           "checks the generator") and err.count("\n") == 1
     assert not out.exists()
-    assert len(current_classes()) == 10  # the option held for the command only
+    assert len(resolve_classes()) == 10  # the option set nothing process-wide
 
 
 def test_an_output_file_that_is_a_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch):

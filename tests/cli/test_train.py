@@ -43,7 +43,7 @@ def test_the_global_precision_reaches_the_train_config(capsys):
 
 
 def test_a_class_subset_reports_kept_accuracy_and_an_ood_score(capsys):
-    from mnist1d_jax.data.classes import current_classes
+    from mnist1d_jax.data.classes import resolve_classes
 
     assert main(["--classes", "0-7", "train", "--model", "logistic", "--seeds", "2", "--steps", "4",
                  "--eval-every", "2", "--val-fraction", "0.1", "--no-progress"]) == 0
@@ -57,4 +57,4 @@ def test_a_class_subset_reports_kept_accuracy_and_an_ood_score(capsys):
     for line in rows.values():
         mean = float(line.split("|")[2].split("±")[0])
         assert 0.0 <= mean <= 1.0
-    assert len(current_classes()) == 10  # --classes held for the command only
+    assert len(resolve_classes()) == 10  # --classes set nothing process-wide

@@ -39,7 +39,7 @@ def test_eval_points():
 @pytest.mark.parametrize("points", [[0, 1, 4, 12], [2, 9]])  # the last update evaluated, and a tail after it
 def test_eval_at_equals_the_evenly_spaced_loop_and_a_python_loop(data, points):
     state = create_train_state(jax.random.key(0), MLP(width=8), optax.adam(1e-2))
-    ev = lambda st: {"test_acc": evaluate(st, data.x_test, data.y_test)["accuracy"]}  # noqa: E731
+    ev = lambda st: {"test_acc": evaluate(st, data.x_test, data.y_test)["acc"]}  # noqa: E731
     final, metrics, _ = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_at=points,
                                                      evaluate=ev))(state)
     even_final, even, _ = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_every=1,
@@ -66,7 +66,7 @@ def test_loop_equals_a_python_loop_of_train_step(data, first):
     state = create_train_state(jax.random.key(0), MLP(width=8), optax.adam(1e-2))
     run = jax.jit(lambda s: train_loop(s, Sequential(data.x, data.y, 20), 13, eval_every=4, first_eval=first,
                                        evaluate=lambda st: {"test_acc": evaluate(st, data.x_test, data.y_test)
-                                                            ["accuracy"]}))
+                                                            ["acc"]}))
     final, metrics, _ = run(state)
     s, losses, accs = state, [], []
     step = jax.jit(train_step)
@@ -75,7 +75,7 @@ def test_loop_equals_a_python_loop_of_train_step(data, first):
         s, m = step(s, (data.x[i0:i0 + 20], data.y[i0:i0 + 20]))
         losses.append(float(m["loss"]))
         if i in eval_points(13, 4, first):
-            accs.append(float(evaluate(s, data.x_test, data.y_test)["accuracy"]))
+            accs.append(float(evaluate(s, data.x_test, data.y_test)["acc"]))
     np.testing.assert_allclose(metrics["batch_loss"], losses, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["test_acc"], accs, atol=1e-6)
     np.testing.assert_array_equal(metrics["step"], eval_points(13, 4, first))
@@ -98,5 +98,5 @@ def test_hooks_keep_the_best_on_validation_and_a_snapshot(data):
     for a, b in zip(jax.tree.leaves(best_params), jax.tree.leaves(snap), strict=True):
         np.testing.assert_array_equal(a, b)
     reference = create_train_state(None, state.model, state.tx, params=best_params)
-    np.testing.assert_allclose(100 * evaluate(reference, data.x_val, data.y_val)["accuracy"], best, atol=1e-4)
+    np.testing.assert_allclose(evaluate(reference, data.x_val, data.y_val)["acc"], best, atol=1e-4)
     np.testing.assert_array_equal(m_snap["batch_loss"], metrics["batch_loss"])  # a hook never changes training

@@ -55,7 +55,7 @@ def test_harness_matches_manual_loop(data):
         s, m = step(s, (data.x[i0:i0 + cfg.batch_size], data.y[i0:i0 + cfg.batch_size]))
         losses.append(float(m["loss"]))
         if i % cfg.eval_every == 0:
-            evals.append(float(evaluate(s, data.x_test, data.y_test)["accuracy"]) * 100)
+            evals.append(float(evaluate(s, data.x_test, data.y_test)["acc"]))
     np.testing.assert_allclose(metrics["batch_loss"], losses, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["test_acc"], evals, atol=1e-3)
     for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(s.params), strict=True):

@@ -50,29 +50,26 @@ def test_canonical_text_and_complement():
     assert C.is_subset("0-7") and not C.is_subset("0-9")
 
 
-def test_the_setting_in_effect_env_set_and_block(monkeypatch):
-    assert C.current_classes() == C.ALL_CLASSES and not C.is_subset()  # the default: all ten
-    monkeypatch.setenv(C.ENV_VAR, "0-7")
-    assert C.current_classes() == tuple(range(8))
-    with C.use_classes("0,2") as kept:  # a block wins over the environment ...
-        assert kept == (0, 2) and C.current_classes() == (0, 2)
-        with C.use_classes("all"):
-            assert C.current_classes() == C.ALL_CLASSES
-        assert C.current_classes() == (0, 2)
-    assert C.current_classes() == tuple(range(8))  # ... and is undone on exit
-    with pytest.raises(RuntimeError), C.use_classes("3"):  # also on an error
+def test_nothing_ambient_and_the_deprecated_policy_still_works_with_a_warning(monkeypatch):
+    monkeypatch.setenv(C.ENV_VAR, "0-7")  # read by the command line only
+    assert C.resolve_classes() == C.ALL_CLASSES and not C.is_subset()  # None: all ten, whatever the environment
+    assert C.resolve_classes("1") == (1,)
+    with pytest.warns(DeprecationWarning, match="use_classes"), C.use_classes("0,2") as kept:
+        assert kept == (0, 2) and C.resolve_classes() == (0, 2)
+        with pytest.warns(DeprecationWarning, match="current_classes"):
+            assert C.current_classes() == (0, 2)
+    assert C.resolve_classes() == C.ALL_CLASSES  # undone on exit
+    with pytest.raises(RuntimeError), pytest.warns(DeprecationWarning), C.use_classes("3"):  # also on an error
         raise RuntimeError
-    assert C.current_classes() == tuple(range(8))
-    assert C.set_classes("5-9") == (5, 6, 7, 8, 9) and C.current_classes() == (5, 6, 7, 8, 9)  # the process's
-    with C.use_classes():  # nothing given: the setting in effect
-        assert C.current_classes() == (5, 6, 7, 8, 9)
-    assert C.resolve_classes("1") == (1,)  # explicit digits win
-
-
-def test_a_bad_environment_variable_names_itself(monkeypatch):
-    monkeypatch.setenv(C.ENV_VAR, "0-12")
-    with pytest.raises(ValueError, match=r"\$MNIST1D_JAX_CLASSES='0-12': digit 12 is out of range"):
-        C.current_classes()
+    assert C.resolve_classes() == C.ALL_CLASSES
+    with pytest.warns(DeprecationWarning, match="set_classes"):
+        assert C.set_classes("5-9") == (5, 6, 7, 8, 9)
+    try:
+        assert C.resolve_classes() == (5, 6, 7, 8, 9)
+    finally:
+        with pytest.warns(DeprecationWarning):
+            C.set_classes(None)
+    assert C.resolve_classes() == C.ALL_CLASSES
 
 
 def test_refusal_is_one_line_and_only_under_a_subset():

@@ -93,12 +93,16 @@ def test_the_validation_split_comes_first_then_the_subset():
     np.testing.assert_array_equal(d.y_held, held)
 
 
-def test_prepare_data_follows_the_setting_in_effect():
+def test_prepare_data_reads_no_ambient_setting(monkeypatch):
+    """The class subset is an explicit argument: the environment does not change what prepare_data returns, and
+    the deprecated block still works for one release, with a warning."""
     r = raw(n=40, n_test=20)
-    with use_classes("8-9"):
-        d = prepare_data(r)
-        assert prepare_data(r, classes="all").x_held is None  # explicit digits win
+    monkeypatch.setenv("MNIST1D_JAX_CLASSES", "8-9")
+    assert prepare_data(r).x_held is None and len(prepare_data(r).y) == 40  # all ten: the environment is ignored
+    d = prepare_data(r, classes="8-9")
     assert set(np.asarray(d.y).tolist()) == {8, 9} and len(d.y_held) == 16
+    with pytest.warns(DeprecationWarning, match="use_classes"), use_classes("8-9"):
+        assert len(prepare_data(r).y_held) == 16
     assert prepare_data(r).x_held is None  # the block is over
 
 

@@ -71,13 +71,11 @@ def test_unknown_studies_are_named():
         runner.study_module("lotery")
 
 
-def test_a_class_subset_is_recorded_and_its_partial_results_kept_apart(tmp_path):
-    from mnist1d_jax.data.classes import current_classes, use_classes
-
+def test_a_class_subset_is_recorded_and_its_partial_results_kept_apart(tmp_path, monkeypatch):
     seen = []
 
     def run(config, ctx):
-        seen.append((current_classes(), ctx.store))
+        seen.append((ctx.classes, ctx.store))
         return {"value": 1.0}
 
     module = fake_study(lambda record, out: [])
@@ -86,24 +84,25 @@ def test_a_class_subset_is_recorded_and_its_partial_results_kept_apart(tmp_path)
     assert runner.state_folder(tmp_path, module, classes="0-7").name == ".fake_state_classes_0-7"
     assert runner.state_folder(tmp_path, module, "bf16", (0, 2, 4)).name == ".fake_state_bf16_classes_0,2,4"
     assert runner.state_folder(tmp_path, module, classes="all").name == ".fake_state"  # all ten: as before
-    with use_classes("0-7"):
-        assert runner.state_folder(tmp_path, module).name == ".fake_state_classes_0-7"  # the setting in effect
-        record = runner.run_study(module, None, tmp_path)
-    assert seen[0][0] == tuple(range(8))  # the study ran under the subset
+    monkeypatch.setenv("MNIST1D_JAX_CLASSES", "0-3")  # the environment is the command line's, not the library's
+    record = runner.run_study(module, None, tmp_path, classes="0-7")
+    assert seen[0][0] == tuple(range(8))  # the study got the subset it was given
+    assert seen[0][1].folder.name == ".fake_state_classes_0-7"
     assert record["provenance"]["classes"] == list(range(8)) and record["provenance"]["held_out_classes"] == [8, 9]
     assert json.loads((tmp_path / "fake.json").read_text())["provenance"]["held_out_classes"] == [8, 9]
     record = runner.run_study(module, None, tmp_path)
+    assert seen[1][0] == tuple(range(10))  # nothing given: all ten, whatever the environment says
     assert record["provenance"]["classes"] == list(range(10)) and record["provenance"]["held_out_classes"] == []
 
 
 def test_a_study_that_refuses_a_subset_is_stopped_before_any_work(tmp_path):
-    from mnist1d_jax.data.classes import ClassSubsetError, use_classes
+    from mnist1d_jax.data.classes import ClassSubsetError
 
     module = fake_study(lambda record, out: [])
     module.REFUSES_CLASS_SUBSET = "a fixed per-class protocol"
     module.run = lambda config, ctx: pytest.fail("ran")
-    with use_classes("0-7"), pytest.raises(ClassSubsetError, match=r"^fake cannot run on a class subset "
-                                           r"\(--classes 0-7\): a fixed per-class protocol$"):
-        runner.run_study(module, None, tmp_path / "out")
+    with pytest.raises(ClassSubsetError, match=r"^fake cannot run on a class subset "
+                       r"\(--classes 0-7\): a fixed per-class protocol$"):
+        runner.run_study(module, None, tmp_path / "out", classes="0-7")
     assert not (tmp_path / "out").exists()
     runner.check_classes(module)  # all ten: fine
