@@ -38,12 +38,12 @@ _WHERE = {  # public name -> the module that defines it
     "train_step": "mnist1d_jax.core.step", "evaluate": "mnist1d_jax.core.step",
     "make_optimizer": "mnist1d_jax.core.step", "set_hyperparams": "mnist1d_jax.core.step",
     "train_loop": "mnist1d_jax.core.loop", "TrainConfig": "mnist1d_jax.core.runs", "train": "mnist1d_jax.core.runs",
-    "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.core.sweeps",
+    "train_seeds": "mnist1d_jax.core.runs", "SweepConfig": "mnist1d_jax.core.masked_training",
     "sweep_widths": "mnist1d_jax.core.sweeps",
     "select_classes": "mnist1d_jax.data.splits", "parse_classes": "mnist1d_jax.data.classes",
     "use_classes": "mnist1d_jax.data.classes", "set_classes": "mnist1d_jax.data.classes",
     "current_classes": "mnist1d_jax.data.classes", "max_softmax_auroc": "mnist1d_jax.core.evaluation",
-    "write_dataset": "mnist1d_jax.data.stream", "load_streamed": "mnist1d_jax.data.stream",
+    "write_dataset": "mnist1d_jax.data.stream", "load_streamed": "mnist1d_jax.data.stream_format",
     "enable_compile_cache": "mnist1d_jax.runtime.compile_cache",
 }
 _SUBMODULES = {  # public submodule name -> where it lives

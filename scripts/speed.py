@@ -31,7 +31,7 @@ from mnist1d_jax import DatasetConfig, make_dataset  # noqa: E402
 from mnist1d_jax.runtime.backend import main_on_all_cores  # noqa: E402
 from mnist1d_jax.runtime.results import provenance, read_json, write_json  # noqa: E402
 
-SECTIONS = ("data", "train", "meta", "pooling", "cache", "floors", "redesign", "stream")
+SECTIONS = ("data", "train", "meta", "pooling", "cache", "floors", "stream")
 STREAM_SAMPLES = 40_000_000  # the researchers' size: one seed's dataset, to be written in <= 10 minutes
 
 

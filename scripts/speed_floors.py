@@ -51,7 +51,7 @@ def lottery_rows(quick: bool, matmul_flops_per_s: float) -> list[dict]:
     steps = 21 if quick else 301  # timed runs, scaled to the study's step counts
     cfg = dataclasses.replace(L.LotteryConfig(), total_steps=steps, ablation_steps=steps, eval_every=min(100, steps),
                               snapshot_step=min(100, steps))
-    data = L._data(42)
+    data = L.lottery_data(42)
     theta = L.theta0(cfg, 42)
     template = M.ones_like(theta)
 

@@ -28,6 +28,7 @@ def _row(what, ours, reference, note=""):
 
 
 def lr_rows(quick: bool) -> list[dict]:
+    from mnist1d_jax.data.config import DatasetConfig
     from mnist1d_jax.data.io import get_dataset
     from mnist1d_jax.report.runner import Context
     from mnist1d_jax.studies import metalearn_lr as study
@@ -42,7 +43,7 @@ def lr_rows(quick: bool) -> list[dict]:
             f"ours converge to {conv['trials']['1.5']:.3f} / {conv['trials']['0.15']:.3f}")
     reference = None
     if torch_reference.available():
-        data = get_dataset(study.DatasetConfig(num_samples=config.num_samples))
+        data = get_dataset(DatasetConfig(num_samples=config.num_samples))
         refs = [torch_reference.metalearn_lr(data.x, data.y, inner_steps=config.inner_steps,
                                              outer_steps=config.outer_steps) for _ in range(repeats)]
         ref = refs[-1]
@@ -148,14 +149,15 @@ def study_rows(quick: bool) -> list[dict]:
     import optax
 
     from mnist1d_jax import meta
+    from mnist1d_jax.data.config import DatasetConfig
     from mnist1d_jax.data.coresets import class_labels
     from mnist1d_jax.data.io import get_dataset
     from mnist1d_jax.data.splits import prepare_data
     from mnist1d_jax.studies import distill
     from mnist1d_jax.studies import learned_optimizer as lo
-    from mnist1d_jax.studies import learned_optimizer_net as lopt
+    from mnist1d_jax.studies.learned_optimizer import net as lopt
 
-    data = prepare_data(get_dataset(distill.DatasetConfig()))
+    data = prepare_data(get_dataset(DatasetConfig()))
     steps, outer = (3, 2) if quick else (30, 20)
     labels = jnp.asarray(class_labels(10))
     rows = []
@@ -187,7 +189,7 @@ def many_hyperparameter_rows(quick: bool) -> list[dict]:
     from mnist1d_jax.studies import many_hyperparameters as mh
 
     config = mh.QUICK if quick else mh.ManyHyperparametersConfig()
-    data = mh._data(config)
+    data = mh.load_data(config)
     params0 = meta.classifier_task(mh.MODEL).init(jax.random.key(0))
     meta0 = mh.full_decays(params0, config.initial_decay)
     rows = []
@@ -222,7 +224,7 @@ def reweight_rows(quick: bool) -> list[dict]:
     width, seeds = 47, [0, 1, 2]
     rows, plain = [], None
     for method in ("plain", "reweight", "mwnet"):
-        weigh = rw._weigher(method, width_model("mlp", width), config, x_val, y_val, {"meta_lr": 1e-4})
+        weigh = rw.weigher(method, width_model("mlp", width), config, x_val, y_val, {"meta_lr": 1e-4})
         call = lambda method=method, weigh=weigh: sweep_widths(  # noqa: E731
             "mlp", [width], seeds, data[method], sweep, buckets=[[width]], weigh=weigh)
         jax.block_until_ready(call())  # compile
@@ -248,18 +250,17 @@ def few_shot_rows(quick: bool) -> list[dict]:
 
     from mnist1d_jax.data.new_classes import template_bank
     from mnist1d_jax.studies import few_shot as fs
-    from mnist1d_jax.studies import few_shot_methods as fm
 
     config = fs.QUICK if quick else fs.FewShotConfig()
     bank = template_bank(config.bank_seed, config.train_templates, config.val_templates, config.test_templates)
-    digits = fs._digits()
+    digits = fs.real_digits()
     rows = []
     for k in config.shots:
-        tasks = fm.Tasks(config.n_way, k, config.n_query, bank, digits)
+        tasks = fs.Tasks(config.n_way, k, config.n_query, bank, digits)
         for method in config.methods:
             if method == "pretrain" and k != config.shots[0]:
                 continue  # one pre-training serves every K
-            est, start = fm.estimator_and_start(config, method, tasks, jax.random.key(0))
+            est, start = fs.estimator_and_start(config, method, tasks, jax.random.key(0))
             s = _per_outer_step(est, optax.adam(config.outer_lr), start, tasks.contexts["train"], 2 if quick else 20)
             what = (f"few-shot pre-training ({config.pretrain_batch} examples per step)" if method == "pretrain" else
                     f"few-shot {fs.LABELS[method]}, {config.n_way}-way {k}-shot, {config.meta_batch} tasks per step")

@@ -13,7 +13,8 @@ import pytest
 from mnist1d_jax.runtime import compile_cache
 from mnist1d_jax.runtime.compile_cache import CompileCacheWarning, enable_compile_cache
 
-SKIP = {"runtime", "runtime_s", "cpu_s", "provenance", "wall_s_including_compile", "s_per_outer_step_excluding_compile"}
+SKIP = {"runtime", "runtime_s", "runtime_this_process_s", "cpu_s", "provenance", "wall_s_including_compile",
+        "s_per_outer_step_excluding_compile"}
 
 
 def _cli(args, env_changes, cwd):

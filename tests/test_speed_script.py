@@ -29,17 +29,6 @@ def test_speed_script_quick_writes_every_section(tmp_path):
     assert any("search round" in what for what in floors) and any("8 % density" in what for what in floors)
 
 
-def test_the_redesign_sections_driver_times_a_slice(tmp_path):
-    """The old-vs-new benchmark's driver (its old side needs a worktree of an older commit: not run here)."""
-    env = {**os.environ, "MNIST1D_JAX_CACHE": str(tmp_path / "cache")}
-    env.pop("XLA_FLAGS", None)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "speed_redesign_driver.py"), "new", "dataset", "1"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    row = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert row["study"] == "dataset" and row["seconds"] > 0
-
-
 def test_the_stream_section_times_a_small_write_and_cleans_up(tmp_path):
     out = tmp_path / "speed.json"
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "speed.py"), "--quick", "--only", "stream",

@@ -1,420 +1,46 @@
 """Representation diagnostics: neural collapse (NC1-NC4) and linear CKA, all pure, jit-able ``jnp`` functions.
 
+The public face of ``m.representations``: every name is defined in one of the modules below and re-exported
+here, so ``from mnist1d_jax.analysis.representations import nc1`` and ``m.representations.nc1`` keep working.
+
+* `class_stats`: class counts and means, within-, between-class and total covariance (the definitions);
+* `collapse`: NC1-NC4, each variant named, the nearest-class-mean rule and `collapse_metrics` (all at once);
+* `cka`: linear CKA between two representations of the same examples;
+* `feature_checks`: the input checks they share.
+
 Inputs: features ``h`` of shape ``(N, D)`` (floating; e.g. a model's penultimate activations on ``N`` examples)
 and integer labels ``y`` of shape ``(N,)`` in ``[0, K)``. ``K`` (the number of classes) is a Python ``int``:
 pass it as a static argument under ``jax.jit`` (``jax.jit(f, static_argnames="K")``). Every metric is a
-dimensionless 0-d array in ``h``'s dtype.
-
-Neural collapse follows Papyan, Han & Donoho (2020), "Prevalence of neural collapse during the terminal phase
-of deep learning training" (PNAS), with ``n_c`` the number of examples of class ``c``:
-
-* ``mu_c = (1 / n_c) sum_{i: y_i = c} h_i`` (class means) and ``mu_G = (1 / N) sum_i h_i``, the **mean of all
-  examples** (the paper's "global mean"; equal to the mean of the class means only when the classes are
-  balanced: with unbalanced classes the centred class means of a perfect simplex ETF are not exactly
-  equiangular about it);
-* ``Sigma_W = (1 / N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (within-class covariance),
-  ``Sigma_B = (1 / K') sum_c (mu_c - mu_G)(mu_c - mu_G)^T`` (between-class covariance, one vote per present
-  class) and ``Sigma_T = (1 / N) sum_i (h_i - mu_G)(h_i - mu_G)^T`` (total covariance). In general
-  ``Sigma_T = Sigma_W + sum_c (n_c / N)(mu_c - mu_G)(mu_c - mu_G)^T``, which is ``Sigma_W + Sigma_B`` for
-  balanced classes.
-
-**Absent classes.** A class with no example in ``y`` has no mean: it is left out of every class average, and
-``K'`` (the number of classes present) replaces ``K`` in every formula (``Sigma_B``, NC1's ``1 / K``, NC2's
-``1 / (K - 1)``, the pairs ``c != c'``); its classifier row is left out of NC3 and it is never predicted by the
-nearest-class-mean rule of NC4. So a result with ``K = 5`` and class 4 absent equals the result with ``K = 4``.
-Fewer than 2 classes present makes every metric undefined: eager calls raise ``ValueError``; under ``jax.jit``
-the labels are not known when the program is traced, so that check (and the range check ``0 <= y < K``) cannot
-run there and such inputs give NaN or meaningless numbers.
+dimensionless 0-d array in ``h``'s dtype. A class absent from ``y`` is left out of every class average
+(``K'``, the number of classes present, replaces ``K``); under ``jax.jit`` the label values cannot be checked.
 
 All matrix products run at ``Precision.HIGHEST`` (full float32 on every backend), since these are measurements.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-Array = jax.Array
-
-_HI = jax.lax.Precision.HIGHEST
-NC1_VARIANTS = ("trace_ratio", "papyan")
-NC4_VARIANTS = ("agreement", "mismatch")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Input checks (shapes and dtypes always; label values only when they are concrete, i.e. not under jit)
-# --------------------------------------------------------------------------------------------------------------
-def _is_traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
-
-def _check_k(K) -> int:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)):
-        raise ValueError(f"K must be a Python int (static under jit), got {type(K).__name__}")
-    if K < 2:
-        raise ValueError(f"K must be at least 2, got {K}")
-    return int(K)
-
-
-def _check_features(h, name: str = "h") -> Array:
-    h = jnp.asarray(h)
-    if h.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D), got shape {h.shape}")
-    if not jnp.issubdtype(h.dtype, jnp.floating):
-        raise ValueError(f"{name} must be floating, got dtype {h.dtype}")
-    if h.shape[0] < 1 or h.shape[1] < 1:
-        raise ValueError(f"{name} must be non-empty, got shape {h.shape}")
-    return h
-
-
-def _check_hy(h, y, K) -> tuple[Array, Array, int]:
-    K = _check_k(K)
-    h = _check_features(h)
-    y = jnp.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must have shape (N,), got shape {y.shape}")
-    if not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
-    if y.shape[0] != h.shape[0]:
-        raise ValueError(f"h and y disagree on N: {h.shape[0]} features, {y.shape[0]} labels")
-    if not _is_traced(y):
-        labels = np.asarray(y)
-        lo, hi = int(labels.min()), int(labels.max())
-        if lo < 0 or hi >= K:
-            raise ValueError(f"labels must lie in [0, {K}), got range [{lo}, {hi}]")
-        present = int(np.count_nonzero(np.bincount(labels, minlength=K)))
-        if present < 2:
-            raise ValueError(f"need at least 2 classes present in y, got {present}")
-    return h, y, K
-
-
-def _check_variant(variant, allowed: tuple[str, ...], metric: str) -> tuple[str, ...]:
-    if variant == "all":
-        return allowed
-    if variant not in allowed:
-        raise ValueError(f"{metric} variant must be one of {allowed + ('all',)}, got {variant!r}")
-    return (variant,)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Class statistics
-# --------------------------------------------------------------------------------------------------------------
-def class_counts(y: Array, K: int) -> Array:
-    """``n_c``, the number of examples of each class: ``(K,)`` int32 (0 for an absent class)."""
-    return jnp.bincount(jnp.asarray(y), length=_check_k(K))
-
-
-@partial(jax.jit, static_argnames="K")
-def _stats(h: Array, y: Array, K: int):
-    """Masked class statistics: ``(mu_c (K, D) with absent rows 0, mu_G (D,), counts (K,), present (K,) bool)``."""
-    onehot = jax.nn.one_hot(y, K, dtype=h.dtype)  # (N, K)
-    counts = onehot.sum(axis=0)  # (K,)
-    present = counts > 0
-    sums = jnp.matmul(onehot.T, h, precision=_HI)  # (K, D)
-    mu_c = jnp.where(present[:, None], sums / jnp.maximum(counts, 1)[:, None], 0)
-    mu_g = h.mean(axis=0)
-    return mu_c, mu_g, counts, present
-
-
-def class_means(h: Array, y: Array, K: int) -> tuple[Array, Array]:
-    """The class means and the global mean: ``(mu_c (K, D), mu_G (D,))``, in ``h``'s units.
-
-    ``mu_c = (1 / n_c) sum_{i: y_i = c} h_i``; ``mu_G = (1 / N) sum_i h_i`` is the mean of **all examples**
-    (not the mean of the class means; the two agree for balanced classes). The row of a class absent from
-    ``y`` is NaN (it has no mean).
-    """
-    h, y, K = _check_hy(h, y, K)
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    return jnp.where(present[:, None], mu_c, jnp.nan), mu_g
-
-
-def centred_class_means(h: Array, y: Array, K: int) -> tuple[Array, Array]:
-    """``M = mu_c - mu_G`` ``(K, D)`` (rows of absent classes 0) and the mask of present classes ``(K,)`` bool."""
-    h, y, K = _check_hy(h, y, K)
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    return jnp.where(present[:, None], mu_c - mu_g, 0), present
-
-
-@jax.jit
-def _sigma_w(h, y, mu_c):
-    centred = h - mu_c[y]  # (N, D)
-    return jnp.matmul(centred.T, centred, precision=_HI) / h.shape[0]
-
-
-@jax.jit
-def _sigma_b(mu_c, mu_g, present):
-    m = jnp.where(present[:, None], mu_c - mu_g, 0)  # (K, D)
-    return jnp.matmul(m.T, m, precision=_HI) / present.sum()
-
-
-def within_class_covariance(h: Array, y: Array, K: int) -> Array:
-    """``Sigma_W = (1 / N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T``: ``(D, D)``, in ``h``'s units squared."""
-    h, y, K = _check_hy(h, y, K)
-    mu_c, _, _, _ = _stats(h, y, K)
-    return _sigma_w(h, y, mu_c)
-
-
-def between_class_covariance(h: Array, y: Array, K: int) -> Array:
-    """``Sigma_B = (1 / K') sum_{c present} (mu_c - mu_G)(mu_c - mu_G)^T``: ``(D, D)``, ``h``'s units squared.
-
-    An unweighted average over the ``K'`` classes present (Papyan et al.'s ``Ave_c``), centred on the mean of
-    all examples ``mu_G``. Its rank is at most ``min(K' - 1, D)``.
-    """
-    h, y, K = _check_hy(h, y, K)
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    return _sigma_b(mu_c, mu_g, present)
-
-
-def total_covariance(h: Array, y: Array | None = None, K: int | None = None) -> Array:
-    """``Sigma_T = (1 / N) sum_i (h_i - mu_G)(h_i - mu_G)^T``: ``(D, D)``, in ``h``'s units squared.
-
-    The labels are not needed (``y`` and ``K``, if given, are only checked). With balanced classes
-    ``Sigma_T = Sigma_W + Sigma_B``; in general ``Sigma_T = Sigma_W + sum_c (n_c / N)(mu_c - mu_G)(mu_c - mu_G)^T``.
-    """
-    h = _check_hy(h, y, K)[0] if y is not None or K is not None else _check_features(h)
-    return _sigma_t(h)
-
-
-@jax.jit
-def _sigma_t(h):
-    centred = h - h.mean(axis=0)
-    return jnp.matmul(centred.T, centred, precision=_HI) / h.shape[0]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# NC1 - NC4
-# --------------------------------------------------------------------------------------------------------------
-def nc1(h: Array, y: Array, K: int, variant: str, rcond: float | None = None) -> dict[str, Array]:
-    """NC1, the within-class variability collapse, as ``{"nc1_<variant>": value}`` (``variant="all"``: both).
-
-    * ``"trace_ratio"``: ``Tr(Sigma_W) / Tr(Sigma_T)`` in ``[0, 1]``: the fraction of the total variance left
-      within classes (0 at collapse; about ``1 - (K' - 1) / N`` for features independent of the labels).
-    * ``"papyan"``: ``Tr(Sigma_W Sigma_B^+) / K'`` (Papyan et al., Fig. 6), ``Sigma_B^+`` the Moore-Penrose
-      pseudo-inverse: singular values of ``Sigma_B`` below ``rcond * sigma_max`` count as 0, with
-      ``rcond = 10 * D * eps(dtype)`` by default (``eps`` = 1.19e-7 in float32), the usual default. 0 at
-      collapse, unbounded above.
-
-    There is no default variant: name one (or ``"all"``), and every key names its variant.
-    """
-    names = _check_variant(variant, NC1_VARIANTS, "nc1")
-    h, y, K = _check_hy(h, y, K)
-    return _nc1(h, y, K, names, rcond)
-
-
-@partial(jax.jit, static_argnames=("K", "names", "rcond"))
-def _nc1(h, y, K, names, rcond):
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    sw = _sigma_w(h, y, mu_c)
-    out = {}
-    if "trace_ratio" in names:
-        out["nc1_trace_ratio"] = jnp.trace(sw) / jnp.trace(_sigma_t(h))
-    if "papyan" in names:
-        # Through the (K, K) Gram matrix instead of a (D, D) pseudo-inverse: with Sigma_B = A^T A (the rows of A
-        # are the centred class means over sqrt(K')), Sigma_B^+ = A^T (A A^T)^+2 A, so
-        # Tr(Sigma_W Sigma_B^+) = Tr(A Sigma_W A^T (A A^T)^+2). A A^T has Sigma_B's non-zero eigenvalues, so the
-        # cut-off (rcond times the largest) is the same. It costs O(K^3) instead of O(D^3), and it avoids a
-        # (D, D) eigendecomposition, which hung in a program vmapped over several runs per device and sharded
-        # over the CPU devices (jax 0.10, XLA:CPU; a 10 x 10 one does not).
-        k = present.sum()
-        a = jnp.where(present[:, None], mu_c - mu_g, 0) / jnp.sqrt(k).astype(h.dtype)  # (K, D)
-        lam, vec = jnp.linalg.eigh(jnp.matmul(a, a.T, precision=_HI))  # (K,), (K, K)
-        tol = (10 * h.shape[1] * jnp.finfo(h.dtype).eps if rcond is None else rcond) * jnp.max(lam)
-        inv2 = jnp.where(lam > tol, 1 / jnp.where(lam > tol, lam, 1) ** 2, 0)
-        gram_pinv2 = jnp.matmul(vec * inv2, vec.T, precision=_HI)  # (A A^T)^+2
-        proj = jnp.matmul(a, (h - mu_c[y]).T, precision=_HI)  # (K, N): A (h_i - mu_{y_i})
-        a_sw_at = jnp.matmul(proj, proj.T, precision=_HI) / h.shape[0]  # A Sigma_W A^T
-        out["nc1_papyan"] = jnp.sum(a_sw_at * gram_pinv2) / k  # both symmetric: Tr(X Y) = sum_ij X_ij Y_ij
-    return out
-
-
-def _pair_mask(present: Array) -> Array:
-    return present[:, None] & present[None, :] & ~jnp.eye(present.shape[0], dtype=bool)
-
-
-def _masked_mean_std(x: Array, mask: Array) -> tuple[Array, Array]:
-    n = mask.sum()
-    mean = jnp.where(mask, x, 0).sum() / n
-    var = jnp.where(mask, (x - mean) ** 2, 0).sum() / n
-    return mean, jnp.sqrt(var)
-
-
-@jax.jit
-def _cosines(m: Array, present: Array) -> Array:
-    norms = jnp.linalg.norm(m, axis=1)
-    unit = m / jnp.where(present, norms, 1)[:, None]
-    return jnp.matmul(unit, unit.T, precision=_HI)
-
-
-def class_mean_cosines(h: Array, y: Array, K: int) -> Array:
-    """``cos(mu_c - mu_G, mu_c' - mu_G)``: ``(K, K)``; rows and columns of absent classes NaN.
-
-    At collapse (a simplex ETF) every off-diagonal entry is ``-1 / (K' - 1)`` (balanced classes).
-    """
-    m, present = centred_class_means(h, y, K)
-    both = present[:, None] & present[None, :]
-    return jnp.where(both, _cosines(m, present), jnp.nan)
-
-
-def nc2(h: Array, y: Array, K: int) -> dict[str, Array]:
-    """NC2, convergence of the centred class means to a simplex equiangular tight frame (Papyan et al., Figs 2-4).
-
-    With ``m_c = mu_c - mu_G`` over the ``K'`` present classes and ``cos_cc' = <m_c, m_c'> / (|m_c| |m_c'|)``:
-
-    * ``"nc2_equinorm"``: ``std_c |m_c| / mean_c |m_c|`` (coefficient of variation of the norms; std with
-      ``1 / K'``, not ``1 / (K' - 1)``): 0 when all centred means have the same length;
-    * ``"nc2_equiangularity"``: ``std_{c != c'} cos_cc'`` (over the ``K' (K' - 1)`` ordered pairs, ``1 / n``
-      std): 0 when all pairs meet at the same angle;
-    * ``"nc2_max_angle_deviation"``: ``mean_{c != c'} |cos_cc' + 1 / (K' - 1)|``: 0 when that angle is the
-      simplex's, the largest possible for ``K'`` equiangular vectors.
-    """
-    h, y, K = _check_hy(h, y, K)
-    return _nc2(h, y, K)
-
-
-@partial(jax.jit, static_argnames="K")
-def _nc2(h, y, K):
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    m = jnp.where(present[:, None], mu_c - mu_g, 0)
-    k_present = present.sum()
-    norm_mean, norm_std = _masked_mean_std(jnp.linalg.norm(m, axis=1), present)
-    pairs = _pair_mask(present)
-    cos = _cosines(m, present)
-    _, cos_std = _masked_mean_std(cos, pairs)
-    dev = jnp.where(pairs, jnp.abs(cos + 1 / (k_present - 1)), 0).sum() / pairs.sum()
-    return {"nc2_equinorm": norm_std / norm_mean, "nc2_equiangularity": cos_std, "nc2_max_angle_deviation": dev}
-
-
-def nc3(h: Array, y: Array, W: Array, K: int) -> dict[str, Array]:
-    """NC3, self-duality of classifier and class means: ``{"nc3_self_duality": |W/|W|_F - M/|M|_F|_F^2}``.
-
-    ``W`` ``(K, D)``: the last layer's weights, one row per class (a Flax ``Dense`` kernel is ``(D, K)``: pass
-    its transpose). ``M = [mu_c - mu_G]_c`` ``(K, D)``. The rows of absent classes are dropped from both ``W``
-    and ``M`` before the Frobenius norms. Dimensionless, in ``[0, 4]``: 0 when ``W`` is a positive multiple of
-    ``M`` (Papyan et al., Fig. 5).
-    """
-    h, y, K = _check_hy(h, y, K)
-    W = _check_features(W, "W")
-    if W.shape != (K, h.shape[1]):
-        raise ValueError(f"W must have shape (K, D) = ({K}, {h.shape[1]}), got {W.shape}")
-    return _nc3(h, y, W, K)
-
-
-@partial(jax.jit, static_argnames="K")
-def _nc3(h, y, W, K):
-    mu_c, mu_g, _, present = _stats(h, y, K)
-    m = jnp.where(present[:, None], mu_c - mu_g, 0)
-    w = jnp.where(present[:, None], W.astype(h.dtype), 0)
-    diff = w / jnp.linalg.norm(w) - m / jnp.linalg.norm(m)
-    return {"nc3_self_duality": jnp.sum(diff**2)}
-
-
-def nearest_class_mean(h: Array, y: Array, K: int) -> Array:
-    """``argmin_c |h_i - mu_c|_2`` over the present classes: ``(N,)`` int32, the nearest-class-mean predictions.
-
-    The means come from ``(h, y)``; computed as ``|mu_c|^2 - 2 <h_i, mu_c>`` (the ``|h_i|^2`` term is common
-    to every class), an ``(N, K)`` matrix, with absent classes at distance ``+inf``.
-    """
-    h, y, K = _check_hy(h, y, K)
-    return _ncc(h, y, K)
-
-
-@partial(jax.jit, static_argnames="K")
-def _ncc(h, y, K):
-    mu_c, _, _, present = _stats(h, y, K)
-    dist = jnp.sum(mu_c**2, axis=1)[None, :] - 2 * jnp.matmul(h, mu_c.T, precision=_HI)
-    return jnp.argmin(jnp.where(present[None, :], dist, jnp.inf), axis=1).astype(jnp.int32)
-
-
-def nc4(h: Array, y: Array, logits_or_pred: Array, K: int, variant: str) -> dict[str, Array]:
-    """NC4, simplification to the nearest class mean, as ``{"nc4_<variant>": value}`` (``variant="all"``: both).
-
-    ``logits_or_pred``: the network's logits ``(N, K)`` (its prediction is the argmax) or its integer
-    predictions ``(N,)``. With ``ncc_i = argmin_c |h_i - mu_c|_2`` (`nearest_class_mean`, Euclidean, to the
-    uncentred class means of ``(h, y)``):
-
-    * ``"agreement"``: ``(1 / N) #{i : ncc_i = pred_i}``, a fraction in ``[0, 1]`` (1 at collapse);
-    * ``"mismatch"``: ``1 - agreement`` (Papyan et al., Fig. 7, plot this one).
-
-    There is no default variant: name one (or ``"all"``), and every key names its variant.
-    """
-    names = _check_variant(variant, NC4_VARIANTS, "nc4")
-    h, y, K = _check_hy(h, y, K)
-    p = jnp.asarray(logits_or_pred)
-    if p.ndim == 2:
-        if p.shape != (h.shape[0], K):
-            raise ValueError(f"logits must have shape (N, K) = ({h.shape[0]}, {K}), got {p.shape}")
-    elif p.ndim == 1:
-        if p.shape[0] != h.shape[0]:
-            raise ValueError(f"predictions must have shape (N,) = ({h.shape[0]},), got {p.shape}")
-        if not jnp.issubdtype(p.dtype, jnp.integer):
-            raise ValueError(f"predictions of shape (N,) must be integers, got dtype {p.dtype}")
-    else:
-        raise ValueError(f"logits_or_pred must have shape (N, K) or (N,), got shape {p.shape}")
-    return _nc4(h, y, p, K, names)
-
-
-@partial(jax.jit, static_argnames=("K", "names"))
-def _nc4(h, y, p, K, names):
-    pred = jnp.argmax(p, axis=1) if p.ndim == 2 else p
-    agree = jnp.sum(_ncc(h, y, K) == pred)  # an integer count, so the two fractions are exact and sum to 1
-    n = h.shape[0]
-    out = {}
-    if "agreement" in names:
-        out["nc4_agreement"] = (agree / n).astype(h.dtype)
-    if "mismatch" in names:
-        out["nc4_mismatch"] = ((n - agree) / n).astype(h.dtype)
-    return out
-
-
-def collapse_metrics(h: Array, y: Array, K: int, W: Array | None = None, logits: Array | None = None
-                     ) -> dict[str, Array]:
-    """Every neural-collapse metric in one flat dict, each key naming its metric and variant.
-
-    Keys: ``nc1_trace_ratio``, ``nc1_papyan`` (`nc1`); ``nc2_equinorm``, ``nc2_equiangularity``,
-    ``nc2_max_angle_deviation`` (`nc2`); ``nc3_self_duality`` when ``W`` ``(K, D)`` is given (`nc3`);
-    ``nc4_agreement``, ``nc4_mismatch`` when ``logits`` ``(N, K)`` (or integer predictions ``(N,)``) are given
-    (`nc4`). Jit with ``jax.jit(collapse_metrics, static_argnames="K")``.
-    """
-    out = {**nc1(h, y, K, "all"), **nc2(h, y, K)}
-    if W is not None:
-        out.update(nc3(h, y, W, K))
-    if logits is not None:
-        out.update(nc4(h, y, logits, K, "all"))
-    return out
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Linear CKA
-# --------------------------------------------------------------------------------------------------------------
-def linear_cka(X: Array, Y: Array) -> Array:
-    """Linear centred kernel alignment (Kornblith et al. 2019, eq. 4): a similarity in ``[0, 1]``.
-
-    ``CKA(X, Y) = |Yc^T Xc|_F^2 / (|Xc^T Xc|_F |Yc^T Yc|_F)`` with ``Xc = X - mean_rows(X)`` ``(N, D1)`` and
-    ``Yc`` ``(N, D2)`` column-centred; the same ``N`` examples in both, any widths. 1 for ``X = Y``;
-    invariant to orthogonal transforms and isotropic scaling of either argument (not to general invertible
-    maps); about ``sqrt(D1 D2) / N`` for independent random features. When ``N`` is smaller than a width it
-    is computed through the ``(N, N)`` Gram matrices, using ``|A^T B|_F^2 = <A A^T, B B^T>_F``; NaN if
-    either argument has no variance.
-    """
-    X = _check_features(X, "X")
-    Y = _check_features(Y, "Y")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y disagree on N: {X.shape[0]} and {Y.shape[0]} rows")
-    return _cka(X, Y)
-
-
-@jax.jit
-def _cka(X, Y):
-    dtype = jnp.result_type(X.dtype, Y.dtype)
-    xc = (X - X.mean(axis=0)).astype(dtype)
-    yc = (Y - Y.mean(axis=0)).astype(dtype)
-    if X.shape[0] < max(X.shape[1], Y.shape[1]):
-        kx = jnp.matmul(xc, xc.T, precision=_HI)  # (N, N)
-        ky = jnp.matmul(yc, yc.T, precision=_HI)
-        return jnp.sum(kx * ky) / (jnp.linalg.norm(kx) * jnp.linalg.norm(ky))
-    cross = jnp.matmul(yc.T, xc, precision=_HI)  # (D2, D1)
-    return jnp.sum(cross**2) / (jnp.linalg.norm(jnp.matmul(xc.T, xc, precision=_HI))
-                                * jnp.linalg.norm(jnp.matmul(yc.T, yc, precision=_HI)))
+from mnist1d_jax.analysis.cka import linear_cka
+from mnist1d_jax.analysis.class_stats import (
+    between_class_covariance,
+    centred_class_means,
+    class_counts,
+    class_means,
+    total_covariance,
+    within_class_covariance,
+)
+from mnist1d_jax.analysis.collapse import (
+    NC1_VARIANTS,
+    NC4_VARIANTS,
+    class_mean_cosines,
+    collapse_metrics,
+    nc1,
+    nc2,
+    nc3,
+    nc4,
+    nearest_class_mean,
+)
+from mnist1d_jax.analysis.feature_checks import Array as Array  # the alias the signatures use
+
+__all__ = ["NC1_VARIANTS", "NC4_VARIANTS", "between_class_covariance", "centred_class_means", "class_counts",
+           "class_mean_cosines", "class_means", "collapse_metrics", "linear_cka", "nc1", "nc2", "nc3", "nc4",
+           "nearest_class_mean", "total_covariance", "within_class_covariance"]

@@ -27,6 +27,11 @@ releases the GIL) while the walk goes on. The legacy stream is frozen across Num
 reproduces the original draws exactly: uniforms, shifts and acceptance decisions to the last bit, normals to
 1 ulp (NumPy's vectorised ``log`` differs from the C library's ``log`` that ``randn`` calls in the last bit
 for ~0.4 % of inputs).
+
+It stays one module because it is one algorithm with one invariant, the exact word position of every draw: the
+acceptance tables, the walk, the gather and the windowed pipeline (windows a multiple of 4 words to keep the
+residue classes, their overlap, the final rewind of the `RandomState`) are checked together, top to bottom,
+against NumPy's legacy ``randint`` and ``randn``, and split apart they would hide that bookkeeping.
 """
 
 from __future__ import annotations

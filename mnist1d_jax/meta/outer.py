@@ -6,6 +6,10 @@
 * `run_outer(estimator, ...)`: runs the scan in jitted chunks (progress, checkpoints between chunks, resumed bit
   for bit from a `Checkpoint`) and raises `NonFiniteMetaGradient` naming the outer step whose meta-gradient or
   meta-objective was NaN or Inf.
+
+It stays one module because the scan and its host driver are two halves of one contract on `OuterState`: the
+scan freezes the meta-parameters at the first non-finite step and keeps the best iterate, and the driver reads
+exactly those fields back to report the step, to checkpoint and to resume bit for bit.
 """
 
 from __future__ import annotations

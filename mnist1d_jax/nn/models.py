@@ -25,6 +25,10 @@ The studies' variants are fields of the same modules:
   layer's activations returned).
 
 Lottery masks need no model support: ``train_step`` multiplies the params by a mask.
+
+It stays one module because it is a catalogue, not a pipeline: independent classes of under 50 lines each that
+share only the layers of ``nn.layers`` and are read one at a time, kept beside `MODELS` and the table above so
+that every study's classifier is found in one place.
 """
 
 from __future__ import annotations

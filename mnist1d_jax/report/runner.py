@@ -69,6 +69,30 @@ class Context:
             tqdm.write(message, file=sys.stderr)
 
 
+LEDGER = "runner_time"  # the store key of the time spent on a study by every process so far
+
+
+class TimedStore(Store):
+    """A study's store that also keeps the wall and CPU seconds spent on the study so far, this process's and
+    every earlier one's (saved beside each partial result), so that a resumed study reports its whole runtime
+    rather than only its last process's."""
+
+    def __init__(self, folder: str | Path | None):
+        super().__init__(folder)
+        self._start = (time.perf_counter(), time.process_time())
+        self.earlier = self.get(LEDGER, LEDGER) or {"wall_s": 0.0, "cpu_s": 0.0}
+
+    def spent(self) -> dict[str, float]:
+        """``{"wall_s", "cpu_s"}``: the seconds of every process so far, this one's up to now."""
+        return {"wall_s": float(self.earlier["wall_s"]) + time.perf_counter() - self._start[0],
+                "cpu_s": float(self.earlier["cpu_s"]) + time.process_time() - self._start[1]}
+
+    def put(self, key: str, tag: Any, value: Any) -> None:
+        super().put(key, tag, value)
+        if key != LEDGER:
+            super().put(LEDGER, LEDGER, self.spent())
+
+
 def study_module(name: str) -> ModuleType:
     """The study module ``mnist1d_jax.studies.<name>``."""
     if name not in ALL:
@@ -179,14 +203,16 @@ def run_study(module: ModuleType | str, config=None, out: str | Path = "figures"
         check_record_files(out, module)
         remove_stale_temporaries(out, module)
     precision = resolve()
-    ctx = Context(store=Store(state_folder(out, module, precision, classes) if resume else None), progress=progress,
-                  classes=classes)
-    start, cpu = time.perf_counter(), time.process_time()
+    store = TimedStore(state_folder(out, module, precision, classes) if resume else None)
+    ctx = Context(store=store, progress=progress, classes=classes)
+    start = time.perf_counter()
     # every program the study compiles and the provenance see the precision
     with use_precision(precision):
         record = module.run(config, ctx)
+        spent = store.spent()  # this process and every earlier one that left partial results
         record = {"study": module.NAME, "config": dataclasses.asdict(config), **record,
-                  "runtime_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+                  "runtime_s": spent["wall_s"], "cpu_s": spent["cpu_s"],
+                  "runtime_this_process_s": time.perf_counter() - start,
                   "provenance": {**provenance(), "classes": list(classes),
                                  "held_out_classes": list(held_out_classes(classes))}}
     write_record(module, record, out, figures=figures)

@@ -22,7 +22,7 @@ from mnist1d_jax.core import recipes
 from mnist1d_jax.core.grid import best_validation_accuracy
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import prepare_data
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.validation import Config, choice, fraction, integer, option, positive, real, text, tuple_of
 
 NAME = "baseline_search"
@@ -93,13 +93,9 @@ def report_rows(record: dict) -> list[dict]:
 
 def draw(record: dict, out: Path) -> list[Path]:
     """``baseline_search.png``: mean best validation accuracy of every (candidate, learning rate, weight decay)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     kinds = [k for k, r in record["rows"].items() if r]
-    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(6 * max(1, len(kinds)), 3.5), squeeze=False)
+    fig, axes = new_figure(1, max(1, len(kinds)), figsize=(6 * max(1, len(kinds)), 3.5), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=False):
         rows = record["rows"][kind][::-1]
         labels = [f"{r['candidate']} lr {r['learning_rate']:g} wd {r['weight_decay']:g}" for r in rows]

@@ -34,7 +34,7 @@ from mnist1d_jax.core import recipes
 from mnist1d_jax.core.runs import TrainConfig, train_seeds
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import SHUFFLE_PERMUTATION, prepare_data
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.results import atomic_write, mean_std, seeds_text
 from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, fraction, integer, option, positive, tuple_of
 
@@ -229,12 +229,8 @@ def report_rows(results: dict[str, Any]) -> list[dict]:
 def draw(results: dict[str, Any], out: str | Path) -> list[Path]:
     """``benchmarks.png`` (train and test accuracy vs step, mean over seeds; shuffled dashed; the human line) and
     the Markdown table ``benchmarks.md``, from the record."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(10, 4), sharey=True)
     for key, cell in results["cells"].items():
         model, name = key.split("/")
         style = "--" if name == "shuffled" else "-"

@@ -26,7 +26,7 @@ import numpy as np
 
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.templates import NUM_CLASSES
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.results import mean_std, seeds_text
 from mnist1d_jax.runtime.validation import Config, integer, option, positive
 
@@ -136,15 +136,11 @@ def run(config: ClasswiseConfig, ctx=None) -> dict:
 
 def draw(r: dict, out: Path) -> list[Path]:
     """``classwise_errors.png``: % misclassified per true label, human beside CNN."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     human = np.asarray(r["human"]["class_error"])
     cnn = np.asarray(r["cnn"]["class_error_first_500"])
     digits = np.arange(NUM_CLASSES)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(10, 3.6), sharey=True)
     axes[0].bar(digits, human, color="tab:blue")
     axes[0].set_title(f"Human: {r['human']['accuracy_distinct']:.1f} % on {r['human']['distinct_examples']} "
                       "distinct test examples", fontsize=10)

@@ -21,7 +21,7 @@ from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import Dataset, make_dataset
 from mnist1d_jax.data.legacy_stream import draw_examples
 from mnist1d_jax.data.templates import NUM_CLASSES, TEMPLATE_POINTS, get_templates
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.results import provenance, write_json
 from mnist1d_jax.runtime.validation import Config, integer, option
 
@@ -154,14 +154,10 @@ def draw_dataset_figure(dataset: Dataset, path, per_class: int = 2) -> dict:
 
     Returns what was drawn (the example indices), for the JSON written beside the figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures are files; never open a window
-    import matplotlib.pyplot as plt
 
     idx = example_indices(dataset, per_class)
     rows = 2 + per_class
-    fig, axes = plt.subplots(rows, NUM_CLASSES, figsize=(1.3 * NUM_CLASSES, 1.55 * rows))
+    fig, axes = new_figure(rows, NUM_CLASSES, figsize=(1.3 * NUM_CLASSES, 1.55 * rows))
     for c in range(NUM_CLASSES):
         _vertical(axes[0, c], dataset.templates.x[c], dataset.templates.t, "tab:blue", 1.0)
         axes[0, c].set_title(str(c), fontsize=13)

@@ -35,7 +35,7 @@ from mnist1d_jax.core.sweeps import SweepConfig, sweep_widths
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import Data, label_noise
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.results import seeds_text
 from mnist1d_jax.runtime.validation import Config, choice, fraction, integer, option, positive, real, tuple_of
 
@@ -176,15 +176,12 @@ def model_wise_peaks(part: dict) -> dict:
 def draw(record: dict, out: str | Path) -> list[Path]:
     """``epochwise_double_descent.png``: error vs epoch per width; error vs epoch per noise rate; the final
     and best test error against the noise rate; test error over (epoch, width)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib  # local: matplotlib costs half a second of every command's start-up
 
     epochs = np.asarray(record["epochs"])
     ew, ns = record["epochwise"], record["noise_sweep"]
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
-    cmap = plt.get_cmap("viridis")
+    fig, axes = new_figure(1, 4, figsize=(19, 4.4))
+    cmap = matplotlib.colormaps["viridis"]
     for ax, curves, labels, title in (
             (axes[0], ew, [f"width {w} ({p:,} p)" for w, p in zip(ew["widths"], ew["params"], strict=True)],
              f"{100 * record['config']['noise']:g}% label noise, per width"),

@@ -40,7 +40,7 @@ from mnist1d_jax.core.schedules import EpochShuffle
 from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import CNN
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.precision import use_precision
 from mnist1d_jax.runtime.results import mean_std, seeds_text
 from mnist1d_jax.runtime.validation import Config, choice, integer, option, positive, real, tuple_of
@@ -168,16 +168,12 @@ def _curve(record, split, layer, metric):
 def draw(record: dict, out: str | Path) -> list[Path]:
     """``neural_collapse.png``: NC1 (both variants), NC2, NC3/NC4 against epoch per layer, train solid and test
     dashed; the errors; the CKA matrix at the end."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     epochs = np.asarray(record["epochs"])
     panels = (("nc1_trace_ratio", "NC1 Tr(Σ_W)/Tr(Σ_T)", True), ("nc1_papyan", "NC1 Tr(Σ_W Σ_B⁺)/K", True),
               ("nc2_equinorm", "NC2 equinorm (CV of norms)", True),
               ("nc2_equiangularity", "NC2 equiangularity (std of cosines)", True))
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8))
+    fig, axes = new_figure(2, 4, figsize=(18, 8))
     for ax, (metric, title, log) in zip(axes[0], panels, strict=True):
         for i, layer in enumerate(record["layers"]):
             for split, style in (("train", "-"), ("test", "--")):

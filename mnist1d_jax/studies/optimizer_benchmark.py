@@ -36,7 +36,7 @@ from mnist1d_jax.data.io import get_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.init import count_params, init_params
 from mnist1d_jax.nn.models import MODELS, get_model
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.results import mean_std, seeds_text
 from mnist1d_jax.runtime.validation import Config, choice, integer, option, positive, real, tuple_of
 
@@ -150,13 +150,9 @@ def table(record: dict) -> tuple[list[str], list[str], np.ndarray, list[list[str
 def draw(record: dict, out: str | Path) -> list[Path]:
     """``optimizer_benchmark.png``: the test-accuracy table as a heat map (text: mean ± std, chosen rate) and
     each cell's validation accuracy against the learning rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     models, opts, means, texts = table(record)
-    fig, axes = plt.subplots(1, 2, figsize=(17, 0.6 * len(models) + 3), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, axes = new_figure(1, 2, figsize=(17, 0.6 * len(models) + 3), gridspec_kw={"width_ratios": [1.6, 1]})
     ax = axes[0]
     im = ax.imshow(means, cmap="viridis", aspect="auto", vmin=np.nanmin(means) - 5, vmax=100)
     ax.set_xticks(range(len(opts)), opts)

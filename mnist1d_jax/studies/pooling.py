@@ -37,7 +37,7 @@ from mnist1d_jax.core.schedules import Sequential
 from mnist1d_jax.data.config import DatasetConfig
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import Data, prepare_data
-from mnist1d_jax.runtime.figures import save_figure
+from mnist1d_jax.runtime.figures import new_figure, save_figure
 from mnist1d_jax.runtime.precision import use_precision
 from mnist1d_jax.runtime.results import mean_std
 from mnist1d_jax.runtime.validation import Config, fail, integer, option, positive, tuple_of
@@ -236,10 +236,6 @@ def _smooth(curve: np.ndarray) -> np.ndarray:
 
 def draw(record: dict, out: Path) -> list[Path]:
     """pooling.png (1k, 5k, 50k, the paper's main figure) and pooling_all_sizes.png, from the record."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     step = np.asarray(record["step"])
     table = final_table(record)
@@ -249,7 +245,7 @@ def draw(record: dict, out: Path) -> list[Path]:
         ("pooling_all_sizes.png", tuple(sorted(table)), None),
     ):
         sizes = [s for s in sizes if s in table]
-        fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)
+        fig, axes = new_figure(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)
         for i, (ax, size) in enumerate(zip(axes[0], sizes, strict=True)):
             for variant, (color, style) in STYLES.items():
                 run = record["runs"].get(f"{size}/{variant}")

@@ -33,7 +33,7 @@ from mnist1d_jax.core.step import create_train_state
 from mnist1d_jax.data.generator import make_dataset
 from mnist1d_jax.data.splits import prepare_data
 from mnist1d_jax.nn.models import ContrastiveCNN
-from mnist1d_jax.runtime.figures import DIGIT_COLORS, save_figure
+from mnist1d_jax.runtime.figures import DIGIT_COLORS, new_figure, save_figure
 from mnist1d_jax.runtime.results import mean_std, seeds_text
 from mnist1d_jax.runtime.validation import Config, boolean, choice, integer, option, positive, real, tuple_of
 
@@ -201,12 +201,8 @@ def run(config: SSLConfig, ctx) -> dict:
 
 def draw(r: dict, out: Path) -> list[Path]:
     """``ssl.png``: (a) t-SNE of the default variant's embedding, (b) probe accuracy per layer per variant."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = new_figure(1, 2, figsize=(11, 4.6))
     arrays = r.get("arrays") or {}
     if "tsne" in arrays:
         emb, labels = arrays["tsne"], arrays["labels"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist1d_jax.data.generator import make_dataset
-from mnist1d_jax.runtime.figures import DIGIT_COLORS, save_figure
+from mnist1d_jax.runtime.figures import DIGIT_COLORS, new_figure, save_figure
 from mnist1d_jax.runtime.validation import Config, integer, option, optional, positive, text
 
 NAME = "tsne"
@@ -120,13 +120,9 @@ def run(config: TSNEConfig, ctx=None) -> dict:
 
 def draw(record: dict, out: str | Path) -> list[Path]:
     """``tsne.png``: both embeddings, coloured by class with class medians, from the record alone."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     arrays = record["arrays"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
+    fig, axes = new_figure(1, 2, figsize=(11, 5.4))
     for ax, key in zip(axes, ("image_digits", "mnist1d"), strict=True):
         info = record["datasets"][key]
         emb, labels = arrays[f"{key}_embedding"], arrays[f"{key}_labels"]

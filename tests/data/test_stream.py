@@ -8,7 +8,7 @@ import pytest
 
 from mnist1d_jax import DatasetConfig, make_dataset
 from mnist1d_jax.cli import main
-from mnist1d_jax.data import stream
+from mnist1d_jax.data import stream, stream_files
 from mnist1d_jax.data.legacy_stream import ExampleDraws
 from mnist1d_jax.data.stream import MANIFEST, StreamError, load_streamed, read_manifest, write_dataset
 
@@ -147,7 +147,7 @@ def test_too_little_disk_space_is_refused_before_any_work(tmp_path, monkeypatch)
     config = DatasetConfig(num_samples=1_000)
     need = stream.estimated_disk_bytes(config, "float16")
     assert need >= 1_000 * 40 * (8 + 2)  # the temporary raw file and the outputs
-    monkeypatch.setattr(stream.shutil, "disk_usage", lambda path: type("U", (), {"free": need - 1})())
+    monkeypatch.setattr(stream_files.shutil, "disk_usage", lambda path: type("U", (), {"free": need - 1})())
     with pytest.raises(StreamError, match="free disk space"):
         write_dataset(config, tmp_path / "new" / "d")
     assert not (tmp_path / "new" / "d").exists()  # the folder it would have made is not left behind
@@ -166,7 +166,7 @@ def test_a_file_or_an_empty_path_is_refused(tmp_path):
 
 
 def test_a_second_writer_to_the_same_folder_is_refused(tmp_path):
-    with stream._exclusive(tmp_path):
+    with stream_files.exclusive(tmp_path):
         with pytest.raises(StreamError, match="being written by another"):
             write_dataset(DatasetConfig(num_samples=100), tmp_path)
     write_dataset(DatasetConfig(num_samples=100), tmp_path)  # the lock is released and its file removed

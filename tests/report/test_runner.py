@@ -106,3 +106,24 @@ def test_a_study_that_refuses_a_subset_is_stopped_before_any_work(tmp_path):
         runner.run_study(module, None, tmp_path / "out", classes="0-7")
     assert not (tmp_path / "out").exists()
     runner.check_classes(module)  # all ten: fine
+
+
+def test_a_resumed_study_reports_the_time_of_every_process(tmp_path):
+    """The first process stores a partial result after 0.3 s of work and is interrupted; the second resumes it in
+    no time. The record's runtime counts both processes; the second's own time is recorded apart."""
+    import time
+
+    def run(config, ctx):
+        if ctx.store.get("part", 1) is None:
+            time.sleep(0.3)
+            ctx.store.put("part", 1, np.arange(2))
+            raise RuntimeError("the machine went down")
+        return {"value": float(ctx.store.get("part", 1).sum())}
+
+    module = fake_study(lambda record, out: [])
+    module.run = run
+    with pytest.raises(RuntimeError, match="went down"):
+        runner.run_study(module, None, tmp_path)
+    record = runner.run_study(module, None, tmp_path)
+    assert record["value"] == 1.0 and record["runtime_s"] >= 0.3 > record["runtime_this_process_s"]
+    assert record["cpu_s"] >= 0.0

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from mnist1d_jax.core.sweeps import width_at_params
 from mnist1d_jax.studies import double_descent as dd
 
 
@@ -28,4 +29,4 @@ def test_find_peak():
 def test_full_protocol_label_and_points():
     assert dd.label_of(dd.DoubleDescentConfig()) == "full protocol"
     assert dd.total_points(dd.DoubleDescentConfig()) == 3 * (19 + 19 + 29 + 20)
-    assert np.isclose(dd.width_at_params("cnn", 6 * 18**2 + 58 * 18 + 10), 18)
+    assert np.isclose(width_at_params("cnn", 6 * 18**2 + 58 * 18 + 10), 18)

@@ -11,7 +11,7 @@ from mnist1d_jax.data.new_classes import FewShotTask
 from mnist1d_jax.report.runner import load_record, run_study
 from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import few_shot as study
-from mnist1d_jax.studies import few_shot_methods as fm
+from mnist1d_jax.studies.few_shot import methods as fm
 
 N, K, Q = 3, 2, 2
 

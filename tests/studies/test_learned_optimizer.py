@@ -6,7 +6,7 @@ import numpy as np
 import optax
 
 from mnist1d_jax.studies import learned_optimizer as study
-from mnist1d_jax.studies import learned_optimizer_net as lopt
+from mnist1d_jax.studies.learned_optimizer import net as lopt
 
 
 def test_tiny_run(run_quick, tmp_path):

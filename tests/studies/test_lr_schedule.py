@@ -29,7 +29,7 @@ def test_schedule_interpolates_log_rates_between_knots():
 def test_the_objective_is_the_soft_validation_error_of_the_last_steps():
     """The meta-objective weights the soft validation errors of the last ``objective_steps`` steps."""
     config = study.QUICK
-    problem = study.make_problem(config, study._data(config))
+    problem = study.make_problem(config, study.load_data(config))
     w = np.asarray(problem.weights)
     assert w[: config.inner_steps - config.objective_steps].sum() == 0 and w.sum() == pytest.approx(1.0)
 

@@ -7,6 +7,7 @@ from mnist1d_jax.report.runner import Context
 from mnist1d_jax.runtime.store import Store
 from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import metalearn_activation as study
+from mnist1d_jax.studies.metalearn_activation.outer_loop import _learning_fields
 
 
 def test_tiny_run(run_quick, tmp_path):
@@ -42,9 +43,8 @@ def test_the_exact_and_truncated_runs_are_kept_apart_in_the_store(tmp_path):
     exact = study.learn(config, ctx, estimator="exact")["metrics"]
     assert not np.array_equal(truncated["grad_norm"], exact["grad_norm"])
     np.testing.assert_allclose(exact["value"][:, 0], truncated["value"][:, 0], rtol=1e-6)  # same forward run
-    assert study._learning_fields(config.replace(window=2), "exact") == study._learning_fields(config, "exact")
-    assert study._learning_fields(config.replace(window=2), "truncated") != study._learning_fields(config,
-                                                                                                  "truncated")
+    assert _learning_fields(config.replace(window=2), "exact") == _learning_fields(config, "exact")
+    assert _learning_fields(config.replace(window=2), "truncated") != _learning_fields(config, "truncated")
 
 
 def test_config_rules():

@@ -99,6 +99,6 @@ def test_tiny_run(run_quick, tmp_path):
     # the estimators leave the paper-faithful part bit for bit as it was
     bare, _ = run_quick("metalearn_lr", estimators=())
     assert bare["estimators"] == {}
-    same = set(bare) - {"config", "estimators", "runtime", "runtime_s", "cpu_s", "provenance"}
+    same = set(bare) - {"config", "estimators", "runtime", "runtime_s", "runtime_this_process_s", "cpu_s", "provenance"}
     assert same == {"study", "runs", "curves", "converged_lr", "converged_objective", "memory"}
     jax.tree.map(np.testing.assert_array_equal, {k: bare[k] for k in same}, {k: record[k] for k in same})

@@ -15,9 +15,9 @@ from mnist1d_jax.nn.models import width_model
 from mnist1d_jax.report.runner import load_record, run_study
 from mnist1d_jax.runtime.validation import ConfigError
 from mnist1d_jax.studies import reweight as study
-from mnist1d_jax.studies.reweight_draw import noisy_share, peak_index
-from mnist1d_jax.studies.reweight_mwnet import MWNet, make_mwnet, mwnet_problem, mwnet_weights, per_example_nll
-from mnist1d_jax.studies.reweight_select import prune_order, pruned
+from mnist1d_jax.studies.reweight.measures import noisy_share, peak_index
+from mnist1d_jax.studies.reweight.mwnet import MWNet, make_mwnet, mwnet_problem, mwnet_weights, per_example_nll
+from mnist1d_jax.studies.reweight.selection import prune_order, pruned
 
 
 def _close(a, b, **tol):
