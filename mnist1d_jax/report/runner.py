@@ -247,7 +247,6 @@ def redraw(module: ModuleType | str, out: str | Path = "figures") -> list[Path]:
     return list(module.draw(load_record(module, out), Path(out)))
 
 
-__all__ = ["Context", "OutputError", "check_classes", "check_output_file", "check_output_folder", "check_record_files",
-           "load_record",
-           "record_paths", "redraw", "remove_stale_temporaries", "run_study", "state_folder", "study_module",
-           "write_record"]
+__all__ = ["LEDGER", "Context", "OutputError", "TimedStore", "check_classes", "check_output_file",
+           "check_output_folder", "check_record_files", "load_record", "record_paths", "redraw",
+           "remove_stale_temporaries", "run_study", "state_folder", "study_module", "write_record"]
