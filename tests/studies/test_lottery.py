@@ -25,7 +25,7 @@ def test_tiny_run_and_resume(run_quick, tmp_path):
         assert (tmp_path / "lottery" / name).stat().st_size > 10_000
     again, _ = run_quick("lottery")  # the search and every ablation job come back from the store
     np.testing.assert_equal(again["final"], record["final"])
-    assert again["runtime_s"] < record["runtime_s"]
+    assert again["runtime_this_process_s"] < record["runtime_s"]  # resumed: this process did little
 
 
 def test_compacted_training_matches_full_training():
