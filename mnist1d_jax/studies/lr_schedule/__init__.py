@@ -23,16 +23,21 @@ The package: `config` (the validated config, ``QUICK``), `schedules` (knots and 
 meta-training, then the evaluation of every schedule), `rows` (``report_rows``) and `drawing` (the figure).
 """
 
-from mnist1d_jax.studies.lr_schedule.config import PAPER_SEEDS, QUICK, SEED_OFFSET, Config, ScheduleStudyConfig
+from mnist1d_jax.studies.lr_schedule.config import (
+           NAME,
+           ORIGINAL_MINUTES,
+           PAPER_SEEDS,
+           QUICK,
+           SEED_OFFSET,
+           TITLE,
+           Config,
+           ScheduleStudyConfig,
+)
 from mnist1d_jax.studies.lr_schedule.drawing import draw
 from mnist1d_jax.studies.lr_schedule.experiment import run
 from mnist1d_jax.studies.lr_schedule.inner import load_data, make_context, make_problem, train_with_rates
 from mnist1d_jax.studies.lr_schedule.rows import report_rows
 from mnist1d_jax.studies.lr_schedule.schedules import baseline_rates, knot_steps, rate_at, schedule_rates
-
-NAME = "lr_schedule"
-TITLE = "A learned learning-rate schedule (beyond the paper)"
-ORIGINAL_MINUTES = None
 
 __all__ = ["NAME", "ORIGINAL_MINUTES", "PAPER_SEEDS", "QUICK", "SEED_OFFSET", "TITLE", "Config", "ScheduleStudyConfig",
            "baseline_rates", "draw", "knot_steps", "load_data", "make_context", "make_problem", "rate_at",

@@ -8,6 +8,10 @@ import dataclasses
 
 from mnist1d_jax.runtime.validation import Config, fail, fraction, integer, option, positive, tuple_of
 
+NAME = "lr_schedule"
+TITLE = "A learned learning-rate schedule (beyond the paper)"
+ORIGINAL_MINUTES = None
+
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleStudyConfig(Config):

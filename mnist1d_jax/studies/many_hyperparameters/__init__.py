@@ -48,8 +48,11 @@ retraining), `learned_decays` ((c) and (d), and the per-tensor summary of what t
 
 from mnist1d_jax.studies.many_hyperparameters.config import (
     METHODS,
+    NAME,
+    ORIGINAL_MINUTES,
     PAPER_SEEDS,
     QUICK,
+    TITLE,
     Config,
     ManyHyperparametersConfig,
 )
@@ -67,10 +70,6 @@ from mnist1d_jax.studies.many_hyperparameters.problem import (
     penalty,
 )
 from mnist1d_jax.studies.many_hyperparameters.rows import report_rows
-
-NAME = "many_hyperparameters"
-TITLE = "Thousands of hyperparameters: a weight decay per parameter by implicit differentiation (beyond the paper)"
-ORIGINAL_MINUTES = None
 
 __all__ = ["METHODS", "MODEL", "NAME", "ORIGINAL_MINUTES", "PAPER_SEEDS", "QUICK", "TITLE", "Config",
            "ManyHyperparametersConfig", "accuracy", "decay_problem", "decay_spread", "draw", "fixed_run",

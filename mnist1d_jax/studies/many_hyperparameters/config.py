@@ -8,6 +8,10 @@ import dataclasses
 
 from mnist1d_jax.runtime.validation import Config, choice, fail, fraction, integer, option, positive, tuple_of
 
+NAME = "many_hyperparameters"
+TITLE = "Thousands of hyperparameters: a weight decay per parameter by implicit differentiation (beyond the paper)"
+ORIGINAL_MINUTES = None
+
 METHODS = ("implicit", "truncated")
 
 

@@ -43,8 +43,11 @@ f), `experiment` (``run``), `rows` (``report_rows``) and `drawing` (the figures)
 
 from mnist1d_jax.studies.metalearn_activation.config import (
     ESTIMATORS,
+    NAME,
+    ORIGINAL_MINUTES,
     PAPER_SEEDS,
     QUICK,
+    TITLE,
     ActivationStudyConfig,
     Config,
 )
@@ -68,10 +71,6 @@ from mnist1d_jax.studies.metalearn_activation.outer_loop import (
 )
 from mnist1d_jax.studies.metalearn_activation.rows import report_rows
 from mnist1d_jax.studies.metalearn_activation.transfer import make_transfer_train, run_transfer, transfer_table
-
-NAME = "metalearn_activation"
-TITLE = "Metalearning an activation function (Fig. 6)"
-ORIGINAL_MINUTES = 30.0
 
 __all__ = ["BASELINE_ORDER", "ESTIMATORS", "NAME", "ORIGINAL_MINUTES", "PAPER_SEEDS", "QUICK", "STANDARD_BASELINES",
            "TITLE", "ActivationStudyConfig", "Config", "InnerConfig", "draw", "draw_estimators", "estimator_label",

@@ -9,6 +9,10 @@ import dataclasses
 from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 from mnist1d_jax.studies.metalearn_activation.inner import InnerConfig
 
+NAME = "metalearn_activation"
+TITLE = "Metalearning an activation function (Fig. 6)"
+ORIGINAL_MINUTES = 30.0
+
 ESTIMATORS = ("truncated", "exact")
 
 

@@ -23,17 +23,22 @@ estimator comparison), `experiment` (``run``: the trials and the sweep, the memo
 comparison), `rows` (``report_rows``) and `drawing` (the figures).
 """
 
-from mnist1d_jax.studies.metalearn_lr.config import ESTIMATORS, PAPER_SEEDS, QUICK, Config, LRStudyConfig
+from mnist1d_jax.studies.metalearn_lr.config import (
+           ESTIMATORS,
+           NAME,
+           ORIGINAL_MINUTES,
+           PAPER_SEEDS,
+           QUICK,
+           TITLE,
+           Config,
+           LRStudyConfig,
+)
 from mnist1d_jax.studies.metalearn_lr.drawing import draw, draw_estimators
 from mnist1d_jax.studies.metalearn_lr.estimators import make_estimator, run_estimators
 from mnist1d_jax.studies.metalearn_lr.experiment import memory_profile, run, runs_of
 from mnist1d_jax.studies.metalearn_lr.fused import fused_estimator, fused_step
 from mnist1d_jax.studies.metalearn_lr.inner import inner_problem, inner_task, plain_sgd, sequential_batches
 from mnist1d_jax.studies.metalearn_lr.rows import report_rows
-
-NAME = "metalearn_lr"
-TITLE = "Metalearning the learning rate (Fig. 5)"
-ORIGINAL_MINUTES = 0.25
 
 __all__ = ["ESTIMATORS", "NAME", "ORIGINAL_MINUTES", "PAPER_SEEDS", "QUICK", "TITLE", "Config", "LRStudyConfig", "draw",
            "draw_estimators", "fused_estimator", "fused_step", "inner_problem", "inner_task", "make_estimator",

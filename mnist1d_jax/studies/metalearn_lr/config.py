@@ -8,6 +8,10 @@ import dataclasses
 
 from mnist1d_jax.runtime.validation import Config, boolean, choice, fail, integer, option, optional, positive, tuple_of
 
+NAME = "metalearn_lr"
+TITLE = "Metalearning the learning rate (Fig. 5)"
+ORIGINAL_MINUTES = 0.25
+
 # the estimators the study can run (config names; see `estimators.make_estimator`)
 ESTIMATORS = ("exact", "forward", "truncated", "es", "pes")
 
